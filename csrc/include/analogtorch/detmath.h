@@ -1,0 +1,166 @@
+// Deterministic float32 transcendentals: log, exp, pow, sin/cos of 2*pi*u.
+//
+// Why not logf/expf: the host libm and CUDA's libdevice round differently in the last bits, so a
+// formula that calls them gives different bits on CPU and GPU. These functions use only +, -, *, /,
+// sqrt and exact bit manipulation, which IEEE 754 rounds identically on both, provided the compilers
+// neither contract a*b+c into an FMA nor reorder (setup.py and CMakeLists.txt pass -ffp-contract=off
+// to the host compiler and --fmad=false to nvcc). Accuracy: a few ulp, far below the physics' noise.
+#pragma once
+
+#include <stdint.h>
+
+#include "analogtorch/macros.h"
+
+#if !defined(__CUDA_ARCH__)
+#include <cmath>
+#include <cstring>
+#endif
+
+namespace analogtorch {
+namespace detmath {
+
+ANALOGTORCH_HD uint32_t float_bits(float x) {
+#if defined(__CUDA_ARCH__)
+  return __float_as_uint(x);
+#else
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  return bits;
+#endif
+}
+
+ANALOGTORCH_HD float bits_float(uint32_t bits) {
+#if defined(__CUDA_ARCH__)
+  return __uint_as_float(bits);
+#else
+  float x;
+  std::memcpy(&x, &bits, sizeof(x));
+  return x;
+#endif
+}
+
+constexpr float kLn2Hi = 0.693145751953125f;        // ln 2, upper bits (exact product with small ints)
+constexpr float kLn2Lo = 1.428606765330187045e-06f;  // ln 2 - kLn2Hi
+constexpr float kLog2e = 1.442695040888963407f;
+
+ANALOGTORCH_HD float infinity() { return bits_float(0x7f800000u); }
+ANALOGTORCH_HD float quiet_nan() { return bits_float(0x7fc00000u); }
+ANALOGTORCH_HD bool is_nan(float x) { return x != x; }
+ANALOGTORCH_HD bool is_finite(float x) { return (float_bits(x) & 0x7f800000u) != 0x7f800000u; }
+ANALOGTORCH_HD float fmin_(float a, float b) { return a < b ? a : b; }
+ANALOGTORCH_HD float fmax_(float a, float b) { return a > b ? a : b; }
+ANALOGTORCH_HD float fabs_(float x) { return bits_float(float_bits(x) & 0x7fffffffu); }
+ANALOGTORCH_HD float clamp(float x, float lo, float hi) { return fmin_(fmax_(x, lo), hi); }
+
+// Correctly rounded square root (IEEE 754 requires it on both sides).
+ANALOGTORCH_HD float sqrt(float x) {
+#if defined(__CUDA_ARCH__)
+  return __fsqrt_rn(x);
+#else
+  return std::sqrt(x);
+#endif
+}
+
+// Natural logarithm. log(0) = -inf, log(x < 0) = NaN, log(inf) = inf.
+ANALOGTORCH_HD float log(float x) {
+  if (is_nan(x) || x < 0.0f) return quiet_nan();
+  if (x == 0.0f) return -infinity();
+  if (x == infinity()) return infinity();
+  int exponent_bias = 0;
+  if (x < 1.17549435e-38f) {  // subnormal: scale into the normal range first (exact)
+    x *= 8388608.0f;          // 2^23
+    exponent_bias = -23;
+  }
+  // x = m * 2^e with m in [sqrt(1/2), sqrt(2)), so that f = m - 1 is small.
+  uint32_t bits = float_bits(x);
+  int e = static_cast<int>((bits >> 23) & 0xffu) - 127;
+  bits = (bits & 0x007fffffu) | 0x3f800000u;  // m in [1, 2)
+  float m = bits_float(bits);
+  if (m > 1.41421356f) {
+    m *= 0.5f;
+    e += 1;
+  }
+  e += exponent_bias;
+  // log(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.1716: the odd series to s^11 is
+  // exact to float precision (next term < 1e-9 relative).
+  const float s = (m - 1.0f) / (m + 1.0f);
+  const float s2 = s * s;
+  float series = 1.0f / 11.0f;
+  series = series * s2 + 1.0f / 9.0f;
+  series = series * s2 + 1.0f / 7.0f;
+  series = series * s2 + 1.0f / 5.0f;
+  series = series * s2 + 1.0f / 3.0f;
+  const float log_m = 2.0f * s + 2.0f * s * (s2 * series);
+  const float ef = static_cast<float>(e);
+  return (ef * kLn2Hi + log_m) + ef * kLn2Lo;
+}
+
+// Exponential. Underflows to 0 below -103.9, overflows to inf above 88.72.
+ANALOGTORCH_HD float exp(float x) {
+  if (is_nan(x)) return x;
+  if (x > 88.7228394f) return infinity();
+  if (x < -103.972076f) return 0.0f;
+  // x = k ln2 + r with |r| <= ln2 / 2; exp(r) by its Taylor series to r^8 (error < 1e-9 relative).
+  float k = static_cast<float>(static_cast<int>(x * kLog2e + (x < 0.0f ? -0.5f : 0.5f)));
+  const float r = (x - k * kLn2Hi) - k * kLn2Lo;
+  float p = 1.0f / 40320.0f;
+  p = p * r + 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  // Scale by 2^k in two exact steps so that results near the subnormal range are not lost.
+  int ki = static_cast<int>(k);
+  if (ki < -126) {
+    p *= bits_float(static_cast<uint32_t>(-126 + 127) << 23);
+    ki += 126;
+    return p * bits_float(static_cast<uint32_t>(ki + 127) << 23);
+  }
+  if (ki > 127) {
+    p *= 2.0f;
+    ki -= 1;
+  }
+  return p * bits_float(static_cast<uint32_t>(ki + 127) << 23);
+}
+
+// x^y for x > 0 (x = 0 gives 0 for y > 0 and inf for y < 0).
+ANALOGTORCH_HD float pow_pos(float x, float y) {
+  if (x == 0.0f) return y > 0.0f ? 0.0f : (y == 0.0f ? 1.0f : infinity());
+  return exp(y * log(x));
+}
+
+// sin(2 pi u) and cos(2 pi u) for u in [0, 1).
+ANALOGTORCH_HD void sincos_2pi(float u, float& sin_out, float& cos_out) {
+  // Reduce to a quarter turn: u = q/4 + t with |t| <= 1/8; the reduction is exact in float.
+  const float q = static_cast<float>(static_cast<int>(u * 4.0f + 0.5f));
+  const float t = u - 0.25f * q;
+  const int quadrant = static_cast<int>(q) & 3;
+  const float a = t * 6.28318530717958648f;  // |a| <= pi / 4
+  const float a2 = a * a;
+  // Taylor series: to a^11 for sin, a^12 for cos (truncation < 1e-10).
+  float sp = -1.0f / 39916800.0f;
+  sp = sp * a2 + 1.0f / 362880.0f;
+  sp = sp * a2 - 1.0f / 5040.0f;
+  sp = sp * a2 + 1.0f / 120.0f;
+  sp = sp * a2 - 1.0f / 6.0f;
+  const float sin_a = a + a * (a2 * sp);
+  float cp = 1.0f / 479001600.0f;
+  cp = cp * a2 - 1.0f / 3628800.0f;
+  cp = cp * a2 + 1.0f / 40320.0f;
+  cp = cp * a2 - 1.0f / 720.0f;
+  cp = cp * a2 + 1.0f / 24.0f;
+  cp = cp * a2 - 0.5f;
+  const float cos_a = 1.0f + a2 * cp;
+  switch (quadrant) {
+    case 0: sin_out = sin_a; cos_out = cos_a; break;
+    case 1: sin_out = cos_a; cos_out = -sin_a; break;
+    case 2: sin_out = -sin_a; cos_out = -cos_a; break;
+    default: sin_out = -cos_a; cos_out = sin_a; break;
+  }
+}
+
+}  // namespace detmath
+}  // namespace analogtorch

@@ -1,0 +1,67 @@
+// PCM device laws for inference: programming noise, drift, 1/f read noise.
+// Source: Joshi et al., Nat. Commun. 11, 2473 (2020); Nandakumar et al., ICECS 2019.
+// All conductances in microsiemens (uS), times in seconds (s).
+#pragma once
+
+#include "analogtorch/detmath.h"
+#include "analogtorch/macros.h"
+#include "analogtorch/random.h"
+
+namespace analogtorch {
+namespace pcm {
+
+struct DriftParams {
+  float g_max_us;   // conductance range of one device
+  float t0_s;       // time of the first read after programming; drift is measured from it
+  float t_read_s;   // duration of one read, sets the low-frequency cut-off of 1/f noise
+};
+
+// Programming noise: sigma_p(x) = max(0.26348 + 1.9650 x - 1.1731 x^2, 0) * (G_max / 25) uS,
+// x = G_T / G_max (Joshi 2020, Methods).
+ANALOGTORCH_HD float programming_sigma_us(float g_target_us, float g_max_us) {
+  const float x = g_target_us / g_max_us;
+  const float poly = 0.26348f + 1.9650f * x - 1.1731f * (x * x);
+  return detmath::fmax_(poly, 0.0f) * (g_max_us / 25.0f);
+}
+
+// Open-loop programming: G_p = max(G_T + sigma_p * z, 0), clipped to G_max.
+ANALOGTORCH_HD float program_open_loop_us(float g_target_us, float g_max_us, float z) {
+  const float g = g_target_us + programming_sigma_us(g_target_us, g_max_us) * z;
+  return detmath::clamp(g, 0.0f, g_max_us);
+}
+
+// Drift exponent of one device: nu = |N(mu_nu(x), sigma_nu(x))|, x = G_p / G_max >= 1e-7 (Joshi 2020).
+ANALOGTORCH_HD float drift_exponent(float g_programmed_us, float g_max_us, float z) {
+  const float x = detmath::fmax_(g_programmed_us / g_max_us, 1e-7f);
+  const float ln_x = detmath::log(x);
+  const float mu = detmath::clamp(-0.0155f * ln_x + 0.0244f, 0.049f, 0.1f);
+  const float sigma = detmath::clamp(-0.0125f * ln_x - 0.0059f, 0.008f, 0.045f);
+  return detmath::fabs_(mu + sigma * z);
+}
+
+// Drift: G(t) = G_p (t / t0)^-nu. G_p is the conductance read at t0, so G(t) = G_p for t <= t0.
+ANALOGTORCH_HD float drifted_us(float g_programmed_us, float nu, float t_s, float t0_s) {
+  if (t_s <= t0_s) return g_programmed_us;
+  return g_programmed_us * detmath::exp(-nu * detmath::log(t_s / t0_s));
+}
+
+// Standard deviation of the 1/f read noise at time t:
+// |G(t)| Q_s sqrt(ln((t + t_r) / (2 t_r))), Q_s = min(0.0088 / max(x_p^0.65, 1e-3), 0.2),
+// x_p = G_p / G_max. The logarithm is negative for t < t_r (no 1/f noise has accumulated yet):
+// clamp it at 0 rather than take the square root of a negative number.
+ANALOGTORCH_HD float read_noise_sigma_us(float g_t_us, float g_programmed_us, float t_s,
+                                         const DriftParams& p) {
+  const float x_p = detmath::fmax_(g_programmed_us / p.g_max_us, 0.0f);
+  const float q_s = detmath::fmin_(0.0088f / detmath::fmax_(detmath::pow_pos(x_p, 0.65f), 1e-3f), 0.2f);
+  const float log_term = detmath::log((t_s + p.t_read_s) / (2.0f * p.t_read_s));
+  return detmath::fabs_(g_t_us) * q_s * detmath::sqrt(detmath::fmax_(log_term, 0.0f));
+}
+
+// One read at time t: drift, then fresh read noise, floored at 0.
+ANALOGTORCH_HD float read_us(float g_programmed_us, float nu, float t_s, const DriftParams& p, float z) {
+  const float g_t = drifted_us(g_programmed_us, nu, t_s, p.t0_s);
+  return detmath::fmax_(g_t + read_noise_sigma_us(g_t, g_programmed_us, t_s, p) * z, 0.0f);
+}
+
+}  // namespace pcm
+}  // namespace analogtorch

@@ -1,0 +1,112 @@
+// Random draws for the element physics: a cursor over Philox4x32-10 blocks keyed by
+// (seed, stream, element, step), so that every element draws its own numbers independently of
+// thread count, launch geometry and device.
+//
+// Counter layout (128 bits):
+//   word 0, 1: element index (64 bits)
+//   word 2:    step, low 32 bits
+//   word 3:    step bits 32..39 | block index << 8 (16 bits) | stream << 24 (8 bits)
+// Key: the 64-bit seed. Each block gives 4 uint32 words: 4 uniforms or 2 normals.
+#pragma once
+
+#include <stdint.h>
+
+#include "analogtorch/detmath.h"
+#include "analogtorch/macros.h"
+#include "analogtorch/philox.h"
+
+namespace analogtorch {
+
+// What a draw is for. Different purposes never share random numbers.
+enum class RandomStream : uint32_t {
+  kProgramming = 1,  // PCM programming noise (open loop) and partial-SET steps (closed loop)
+  kDriftExponent = 2,  // per-device drift exponent nu, drawn at programming time
+  kReadNoise = 3,  // 1/f read noise, fresh at every read
+  kVerifyRead = 4,  // read noise of the verify reads during program-and-verify
+  kDeviceVariation = 5,  // fixed per-cell parameters (mismatch factors, thresholds)
+  kCapacitorUpdate = 6,  // stochastic rounding of pulse counts, cycle-to-cycle pulse noise
+  kPeriphery = 7,  // converter and output noise
+};
+
+constexpr uint64_t kMaxRandomStep = (uint64_t{1} << 40) - 1;  // steps must fit 40 counter bits
+
+// Reads the rng state tensor's data, (seed, step), as the generator uses it: the step wraps at 2^40,
+// the width of its counter field. Called inside kernels so that CUDA never syncs with the host.
+ANALOGTORCH_HD void decode_rng_state(const int64_t* rng, uint64_t& seed, uint64_t& step) {
+  seed = static_cast<uint64_t>(rng[0]);
+  step = static_cast<uint64_t>(rng[1]) & kMaxRandomStep;
+}
+
+// Uniform in (0, 1] from 32 random bits: never 0, so log(u) is finite.
+ANALOGTORCH_HD float uniform_open0(uint32_t bits) {
+  return static_cast<float>(bits) * 2.3283064365386963e-10f + 1.1641532182693481e-10f;
+}
+
+// Uniform in [0, 1) with 24 bits of resolution (every value exactly representable).
+ANALOGTORCH_HD float uniform_closed0(uint32_t bits) {
+  return static_cast<float>(bits >> 8) * 5.9604644775390625e-08f;
+}
+
+// Box-Muller: two standard normals from two 32-bit words (tails reach 6.7 sigma).
+ANALOGTORCH_HD void box_muller(uint32_t bits_radius, uint32_t bits_angle, float& z0, float& z1) {
+  const float radius = detmath::sqrt(-2.0f * detmath::log(uniform_open0(bits_radius)));
+  float s, c;
+  detmath::sincos_2pi(uniform_closed0(bits_angle), s, c);
+  z0 = radius * c;
+  z1 = radius * s;
+}
+
+// Sequential draws for one (seed, stream, element, step). Cheap to construct; holds one block.
+class RandomCursor {
+ public:
+  ANALOGTORCH_HD RandomCursor(uint64_t seed, RandomStream stream, uint64_t element, uint64_t step)
+      : key0_(static_cast<uint32_t>(seed)),
+        key1_(static_cast<uint32_t>(seed >> 32)),
+        element_(element),
+        step_(step),
+        stream_(static_cast<uint32_t>(stream)) {}
+
+  ANALOGTORCH_HD uint32_t next_bits() {
+    if (used_ == 4) refill();
+    return block_.v[used_++];
+  }
+
+  ANALOGTORCH_HD float uniform() { return uniform_closed0(next_bits()); }
+
+  ANALOGTORCH_HD float normal() {
+    if (has_spare_normal_) {
+      has_spare_normal_ = false;
+      return spare_normal_;
+    }
+    const uint32_t a = next_bits();
+    const uint32_t b = next_bits();
+    float z0;
+    box_muller(a, b, z0, spare_normal_);
+    has_spare_normal_ = true;
+    return z0;
+  }
+
+ private:
+  ANALOGTORCH_HD void refill() {
+    Philox4x32Block counter;
+    counter.v[0] = static_cast<uint32_t>(element_);
+    counter.v[1] = static_cast<uint32_t>(element_ >> 32);
+    counter.v[2] = static_cast<uint32_t>(step_);
+    counter.v[3] = (static_cast<uint32_t>(step_ >> 32) & 0xffu) | ((block_index_ & 0xffffu) << 8) |
+                   (stream_ << 24);
+    block_ = philox4x32(counter, key0_, key1_);
+    ++block_index_;
+    used_ = 0;
+  }
+
+  uint32_t key0_, key1_;
+  uint64_t element_, step_;
+  uint32_t stream_;
+  uint32_t block_index_ = 0;
+  Philox4x32Block block_{};
+  int used_ = 4;
+  bool has_spare_normal_ = false;
+  float spare_normal_ = 0.0f;
+};
+
+}  // namespace analogtorch

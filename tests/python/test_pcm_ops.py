@@ -1,0 +1,205 @@
+"""pcm_program and pcm_read: statistics against PHYSICS.md section 2, determinism, op checks, errors.
+
+Statistical tolerances are stated per test; every draw uses a fixed seed, so a pass is repeatable.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+import analogtorch
+from analogtorch import ops
+
+G_MAX = 25.0
+T0 = 20.0
+T_READ = 250e-9
+N = 200_000
+
+
+def programming_sigma(g):
+    x = g / G_MAX
+    return max(0.26348 + 1.9650 * x - 1.1731 * x * x, 0.0) * G_MAX / 25.0
+
+
+def drift_mu_sigma(g):
+    x = max(g / G_MAX, 1e-7)
+    mu = min(max(-0.0155 * math.log(x) + 0.0244, 0.049), 0.1)
+    sigma = min(max(-0.0125 * math.log(x) - 0.0059, 0.008), 0.045)
+    return mu, sigma
+
+
+def read_sigma(g_t, g_p, t):
+    q_s = min(0.0088 / max((g_p / G_MAX) ** 0.65, 1e-3), 0.2)
+    return abs(g_t) * q_s * math.sqrt(max(math.log((t + T_READ) / (2 * T_READ)), 0.0))
+
+
+def full(value, device="cpu"):
+    return torch.full((N,), value, dtype=torch.float32, device=device)
+
+
+@pytest.mark.parametrize("target", [2.0, 10.0, 20.0])
+def test_open_loop_programming_is_gaussian_with_the_papers_sigma(target):
+    g, _ = ops.pcm_program(full(target), analogtorch.make_rng_state(11))
+    sigma = programming_sigma(target)
+    # Standard error of the mean: sigma / sqrt(N) = 0.0022 sigma; of the std: 0.0016 sigma.
+    assert abs(g.mean().item() - target) < 0.01 * sigma
+    assert abs(g.std().item() / sigma - 1.0) < 0.01
+    # No clipping at these targets (> 4 sigma from 0 and 25 uS): the KS test sees the plain normal.
+    assert stats.kstest(g.numpy(), "norm", args=(target, sigma)).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("target", [0.5, 10.0, 24.0])
+def test_drift_exponent_is_a_folded_normal_of_the_programmed_state(target):
+    g, nu = ops.pcm_program(full(target), analogtorch.make_rng_state(12))
+    # nu depends on the programmed G: compare each draw's CDF value, which is uniform under the law.
+    mu_sigma = np.array([drift_mu_sigma(v) for v in g[:20000].tolist()])
+    c = mu_sigma[:, 0] / mu_sigma[:, 1]
+    u = stats.foldnorm.cdf(nu[:20000].numpy() / mu_sigma[:, 1], c)
+    assert stats.kstest(u, "uniform").pvalue > 1e-3
+    assert (nu >= 0).all()
+
+
+def test_drift_follows_the_power_law_exactly_without_read_noise():
+    g = torch.linspace(0.0, G_MAX, N)
+    nu = torch.linspace(0.0, 0.2, N)
+    rng = analogtorch.make_rng_state(3)
+    for t in [0.0, 1.0, T0, 3600.0, 86400.0, 3.15e7]:
+        read = ops.pcm_read(g, nu, rng, t, read_noise=False)
+        expected = g.double() * (max(t, T0) / T0) ** (-nu.double())
+        torch.testing.assert_close(read.double(), expected, rtol=2e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("t", [1.0, 3600.0, 3.15e7])
+def test_read_noise_has_the_1_over_f_sigma(t):
+    g_p, nu_value = 8.0, 0.06
+    read = ops.pcm_read(full(g_p), full(nu_value), analogtorch.make_rng_state(5), t)
+    g_t = g_p * (max(t, T0) / T0) ** -nu_value
+    sigma = read_sigma(g_t, g_p, t)
+    assert abs(read.double().mean().item() - g_t) < 0.01 * sigma + 1e-6
+    assert abs(read.double().std().item() / sigma - 1.0) < 0.01
+    assert stats.kstest(read.numpy(), "norm", args=(g_t, sigma)).pvalue > 1e-3
+
+
+def test_read_noise_is_fresh_per_step_and_repeatable_per_state():
+    g, nu = ops.pcm_program(torch.linspace(1, 20, 5000), analogtorch.make_rng_state(1))
+    a = ops.pcm_read(g, nu, analogtorch.make_rng_state(9, step=4), 3600.0)
+    b = ops.pcm_read(g, nu, analogtorch.make_rng_state(9, step=4), 3600.0)
+    c = ops.pcm_read(g, nu, analogtorch.make_rng_state(9, step=5), 3600.0)
+    d = ops.pcm_read(g, nu, analogtorch.make_rng_state(10, step=4), 3600.0)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+    assert not torch.equal(a, d)
+    # Fresh noise is independent: the correlation of two reads' deviations is ~0 (se 0.014).
+    g_t = ops.pcm_read(g, nu, analogtorch.make_rng_state(9), 3600.0, read_noise=False)
+    r = np.corrcoef((a - g_t).numpy(), (c - g_t).numpy())[0, 1]
+    assert abs(r) < 0.06
+
+
+def test_results_do_not_depend_on_the_cpu_thread_count():
+    target = torch.rand(300_000) * G_MAX  # > 2 grains of 32768, so two threads split the work
+    rng = analogtorch.make_rng_state(77, step=2)
+    previous = torch.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            g, nu = ops.pcm_program(target, rng)
+            results.append((g, nu, ops.pcm_read(g, nu, rng, 86400.0)))
+    finally:
+        torch.set_num_threads(previous)
+    for one, two in zip(*results):
+        assert torch.equal(one, two)
+
+
+def test_non_contiguous_inputs_read_like_their_contiguous_copies():
+    g = torch.rand(64, 32) * G_MAX
+    nu = torch.rand(64, 32) * 0.1
+    rng = analogtorch.make_rng_state(4)
+    torch.testing.assert_close(ops.pcm_read(g.t(), nu.t(), rng, 60.0), ops.pcm_read(g.t().contiguous(), nu.t().contiguous(), rng, 60.0), rtol=0, atol=0)
+
+
+def test_empty_inputs_give_empty_outputs():
+    empty = torch.empty(0, 5)
+    rng = analogtorch.make_rng_state(0)
+    g, nu = ops.pcm_program(empty, rng)
+    assert g.shape == (0, 5) and nu.shape == (0, 5)
+    assert ops.pcm_read(g, nu, rng, 1.0).shape == (0, 5)
+
+
+def test_targets_outside_the_range_are_clipped_and_outputs_stay_in_range():
+    target = torch.tensor([-5.0, 0.0, 12.0, 25.0, 400.0] * 1000)
+    g, nu = ops.pcm_program(target, analogtorch.make_rng_state(8))
+    assert (g >= 0).all() and (g <= G_MAX).all() and torch.isfinite(nu).all()
+    read = ops.pcm_read(g, nu, analogtorch.make_rng_state(8), 3.15e7)
+    assert (read >= 0).all() and torch.isfinite(read).all()
+
+
+def test_seed_accepts_the_full_64_bit_range():
+    top = analogtorch.make_rng_state(2**64 - 1)
+    assert top.tolist() == [-1, 0]
+    g, _ = ops.pcm_program(torch.ones(4), top)
+    assert torch.isfinite(g).all()
+
+
+@pytest.mark.parametrize("op_name", ["pcm_program", "pcm_read"])
+def test_opcheck(op_name, device):
+    rng = analogtorch.make_rng_state(21, device=device)
+    g = torch.rand(33, 7, device=device) * G_MAX
+    nu = torch.rand(33, 7, device=device) * 0.1
+    args = {
+        "pcm_program": (g, rng, G_MAX),
+        "pcm_read": (g, nu, rng, 3600.0, G_MAX, T0, T_READ, True),
+    }[op_name]
+    torch.library.opcheck(getattr(torch.ops.analogtorch, op_name).default, args)
+
+
+def test_ops_run_under_torch_compile_without_graph_breaks():
+    @torch.compile(backend="aot_eager", fullgraph=True)
+    def program_and_read(target, rng):
+        g, nu = ops.pcm_program(target, rng)
+        return ops.pcm_read(g, nu, rng, 86400.0)
+
+    target = torch.rand(1000) * G_MAX
+    rng = analogtorch.make_rng_state(6)
+    g, nu = ops.pcm_program(target, rng)
+    torch.testing.assert_close(program_and_read(target, rng), ops.pcm_read(g, nu, rng, 86400.0), rtol=0, atol=0)
+
+
+# --- bad input: a clear error naming the argument ------------------------------------------------
+
+G = torch.full((8,), 5.0)
+NU = torch.full((8,), 0.05)
+RNG = analogtorch.make_rng_state(1)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: ops.pcm_read(G.double(), NU, RNG, 1.0), "conductance_us: expected a float32 tensor"),
+        (lambda: ops.pcm_read(G, NU.half(), RNG, 1.0), "drift_nu: expected a float32 tensor"),
+        (lambda: ops.pcm_read(G, NU[:4], RNG, 1.0), "drift_nu: expected the shape of conductance_us"),
+        (lambda: ops.pcm_read(G, NU, RNG, -1.0), "time_s: expected a finite number >= 0"),
+        (lambda: ops.pcm_read(G, NU, RNG, float("nan")), "time_s: expected a finite number >= 0"),
+        (lambda: ops.pcm_read(G, NU, RNG, float("inf")), "time_s: expected a finite number >= 0"),
+        (lambda: ops.pcm_read(G, NU, RNG, 1.0, t0_s=0.0), "t0_s: expected a finite number > 0"),
+        (lambda: ops.pcm_read(G, NU, RNG.int(), 1.0), "rng: expected an int64 tensor"),
+        (lambda: ops.pcm_read(G, NU, RNG[:1], 1.0), "rng: expected shape [2]"),
+        (lambda: ops.pcm_program(G, RNG, g_max_us=0.0), "g_max_us: expected a finite number > 0"),
+        (lambda: ops.pcm_program(G.to(torch.int32), RNG), "target_us: expected a float32 tensor"),
+        (lambda: ops.pcm_program(G, RNG.to("meta")), "rng: expected a tensor on the same device as target_us"),
+        (lambda: ops.pcm_read(G, NU.to("meta"), RNG, 1.0), "drift_nu: expected a tensor on the same device"),
+        (lambda: analogtorch.make_rng_state(-1, step=-1), "step: expected an integer >= 0"),
+        (lambda: analogtorch.make_rng_state(2**64), "seed: expected a 64-bit integer"),
+    ],
+)
+def test_bad_input_is_refused_by_name(call, message):
+    with pytest.raises((RuntimeError, ValueError, TypeError), match=message.replace("[", r"\[").replace("]", r"\]")):
+        call()
+
+
+def test_make_rng_state_refuses_non_integers():
+    with pytest.raises(TypeError, match="seed and step: expected ints"):
+        analogtorch.make_rng_state(1.5)
