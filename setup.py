@@ -91,20 +91,23 @@ def _extensions() -> list:
             "analogtorch._C",
             cpu_sources,
             include_dirs=include_dirs,
-            define_macros=[("ANALOGTORCH_MODULE", "_C")],
             extra_compile_args={"cxx": cxx_flags},
         )
     ]
-    if _want_cuda():
+    if not _want_cuda():
+        # An earlier in-place (editable) build may have left CUDA kernels registered against older
+        # schemas: loading them beside the new CPU library would abort.
+        for stale in glob.glob(os.path.join(ROOT, "analogtorch", "_C_cuda*.so")):
+            os.remove(stale)
+    else:
         if not os.environ.get("TORCH_CUDA_ARCH_LIST") and not torch.cuda.is_available():
             os.environ["TORCH_CUDA_ARCH_LIST"] = DEFAULT_CUDA_ARCHS
         nvcc_flags = ["-O3", "--fmad=false", "-lineinfo"]
         extensions.append(
             cpp_extension.CUDAExtension(
                 "analogtorch._C_cuda",
-                ["csrc/python_module.cpp"] + _sources("cuda/*.cu"),
+                ["cuda/python_module_cuda.cpp"] + _sources("cuda/*.cu"),
                 include_dirs=include_dirs,
-                define_macros=[("ANALOGTORCH_MODULE", "_C_cuda")],
                 extra_compile_args={"cxx": cxx_flags, "nvcc": nvcc_flags},
             )
         )

@@ -13,6 +13,7 @@ import torch
 
 from . import _ops
 from ._ops import make_rng_state
+from .config import PCMDevice
 
 TIMES_S = {"1 s": 1.0, "1 min": 60.0, "1 h": 3600.0, "1 day": 86400.0, "1 month": 2.628e6, "1 year": 3.156e7}
 
@@ -22,17 +23,21 @@ def demo(args: argparse.Namespace) -> int:
     device = torch.device(args.device)
     g_max_us = 25.0
     weights = torch.randn(args.rows, args.cols, generator=torch.Generator().manual_seed(args.seed)).to(device)
-    scale_us = g_max_us / weights.abs().max().item()  # the largest weight uses the whole range
+    pcm = PCMDevice(programming=args.programming)
+    # The largest weight uses the whole programmable range (closed loop clips targets lower).
+    g_range_us = pcm.target_clip_us if args.programming == "closed_loop" else g_max_us
+    scale_us = g_range_us / weights.abs().max().item()
     # One PCM pair per weight: the sign picks the device, the other stays at 0 uS.
     target_plus = (weights * scale_us).clamp(min=0.0)
     target_minus = (-weights * scale_us).clamp(min=0.0)
     rng = make_rng_state(args.seed, device=device)
-    g_plus, nu_plus = _ops.pcm_program(target_plus, rng)
+    g_plus, nu_plus, pulses, _, converged = _ops.pcm_program(target_plus, rng, pcm)
     rng[1] += 1
-    g_minus, nu_minus = _ops.pcm_program(target_minus, rng)
+    g_minus, nu_minus, *_ = _ops.pcm_program(target_minus, rng, pcm)
 
     print(f"analogtorch demo: {args.rows}x{args.cols} weights programmed into PCM pairs on {device}")
-    print(f"(G_max = {g_max_us} uS, open-loop programming, drift and 1/f read noise per PHYSICS.md section 2)\n")
+    print(f"(G_max = {g_max_us} uS, {args.programming.replace('_', '-')} programming, drift and 1/f read noise)")
+    print(f"G+ devices: {pulses.float().mean().item():.1f} pulses each, {100 * converged.float().mean().item():.2f}% within tolerance\n")
     header = f"{'time after programming':>24} {'mean |W| / |W0|':>16} {'weight error':>13} {'error w/ comp.':>15}"
     print(header)
     print("-" * len(header))
@@ -60,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser.add_argument("--cols", type=int, default=512)
     demo_parser.add_argument("--seed", type=int, default=0)
     demo_parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    demo_parser.add_argument("--programming", default="closed_loop", choices=["closed_loop", "open_loop"])
     demo_parser.set_defaults(run=demo)
     args = parser.parse_args(argv)
     return args.run(args)

@@ -1,19 +1,41 @@
-"""The op layer: loads the compiled kernels and registers fake kernels and autograd.
+"""The op layer: loads the compiled kernels, registers fake kernels and autograd, and gives every
+op a typed wrapper.
 
-Nothing else in the package touches ``torch.ops.analogtorch`` directly; it calls the typed
-wrappers below.
+Nothing else in the package touches ``torch.ops.analogtorch`` directly. The wrappers take the
+frozen configuration objects of :mod:`analogtorch.config` (a leaf module without dependencies) and
+pass their fields to the kernels as ``float[]`` lists in the order of ``csrc/params.h``.
+Conventions: conductances in uS, voltages in V, times in s; ``rng`` is an int64 tensor
+``[2] = (seed, step)`` on the device of the data (:func:`make_rng_state`).
 """
 
 from __future__ import annotations
 
 import importlib
 import warnings
+from typing import NamedTuple
 
 import torch
 
 from . import _C  # noqa: F401  (registers the schemas and the CPU kernels)
+from .config import Capacitor3T1C, PCMDevice
 
-__all__ = ["cuda_kernels_available", "make_rng_state", "pcm_program", "pcm_read"]
+__all__ = [
+    "CAPACITOR_PARAM_FIELDS",
+    "PCM_PARAM_FIELDS",
+    "ProgrammingResult",
+    "TransferResult",
+    "capacitor_leak",
+    "capacitor_step_",
+    "capacitor_update",
+    "cell_variation",
+    "cuda_kernels_available",
+    "make_rng_state",
+    "pcm_program",
+    "pcm_read",
+    "quantize",
+    "transfer",
+    "unit_cell_weight",
+]
 
 
 def _load_cuda_kernels() -> bool:
@@ -39,7 +61,7 @@ def make_rng_state(seed: int, step: int = 0, device: torch.device | str | None =
     """The random state that every op takes: an int64 tensor ``[2] = (seed, step)``.
 
     The same state gives the same bits on every device and thread count. Ops never advance it:
-    callers bump ``step`` (``state[1] += 1``) when they want fresh draws.
+    callers bump ``step`` (``state[1] += 1``) when they want fresh draws. Steps wrap at 2^40.
     """
     if not isinstance(seed, int) or not isinstance(step, int):
         raise TypeError(f"seed and step: expected ints, got {type(seed).__name__} and {type(step).__name__}")
@@ -53,23 +75,73 @@ def make_rng_state(seed: int, step: int = 0, device: torch.device | str | None =
 
 
 # ---------------------------------------------------------------------------------------------
-# Typed wrappers
+# Parameter lists (the order of csrc/params.h)
+# ---------------------------------------------------------------------------------------------
+
+PCM_PARAM_FIELDS = (
+    "g_max_us", "g_reset_us", "target_clip_us", "set_step_us", "set_step_c2c", "set_step_d2d",
+    "verify_tolerance_us", "max_iterations", "max_resets", "approach_fraction", "verify_delay_s", "t0_s", "t_read_s",
+    "read_noise",
+)  # fmt: skip
+
+CAPACITOR_PARAM_FIELDS = (
+    "v_min_v", "v_max_v", "v_init_v", "v_t_v", "v_t_sigma_v", "k_us_per_v2", "dv_pulse_v", "mismatch_sigma",
+    "c2c_sigma", "rail_margin_v", "soft_bounds", "max_pulses", "dg_per_pulse_us",
+)  # fmt: skip
+
+
+def _config(value: object, expected: type, name: str):
+    """The configuration given, or the default one; a TypeError naming the argument otherwise."""
+    if value is None:
+        return expected()
+    if not isinstance(value, expected):
+        raise TypeError(f"{name}: expected a {expected.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _pcm_params(pcm: PCMDevice | None) -> list[float]:
+    pcm = _config(pcm, PCMDevice, "pcm")
+    return [float(getattr(pcm, field)) for field in PCM_PARAM_FIELDS]
+
+
+def _capacitor_params(capacitor: Capacitor3T1C | None) -> list[float]:
+    capacitor = _config(capacitor, Capacitor3T1C, "capacitor")
+    return [float(getattr(capacitor, field)) for field in CAPACITOR_PARAM_FIELDS]
+
+
+# ---------------------------------------------------------------------------------------------
+# PCM devices
 # ---------------------------------------------------------------------------------------------
 
 
-def pcm_program(target_us: torch.Tensor, rng: torch.Tensor, g_max_us: float = 25.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Programs PCM devices open loop (PHYSICS.md section 2).
+class ProgrammingResult(NamedTuple):
+    conductance_us: torch.Tensor  # float32: G_p, as read at t0
+    drift_nu: torch.Tensor  # float32: drift exponent drawn for each device
+    pulses: torch.Tensor  # int32: programming pulses applied (partial-SET; 1 in open loop)
+    iterations: torch.Tensor  # int32: verify reads (0 in open loop)
+    converged: torch.Tensor  # bool: within tolerance (closed loop: by the last verify read)
+
+
+def pcm_program(
+    target_us: torch.Tensor, rng: torch.Tensor, pcm: PCMDevice | None = None, *, closed_loop: bool | None = None
+) -> ProgrammingResult:
+    """Programs PCM devices to target conductances (PHYSICS.md sections 1 and 2).
+
+    Closed loop (default, per ``pcm.programming``): program-and-verify from RESET, targets clipped
+    to ``[0, pcm.target_clip_us]``. Open loop: one shot with the programming-noise law of Joshi et
+    al. 2020, targets clipped to ``[0, pcm.g_max_us]``. Device i draws its own numbers from
+    (seed, i, step): program the two devices of a pair with different steps or seeds.
 
     Args:
-        target_us: float32 [*] target conductances in uS (clipped to [0, g_max_us]).
+        target_us: float32 [*] target conductances (finite).
         rng: int64 [2] (seed, step) on the same device.
-        g_max_us: conductance range of one device in uS.
-
-    Returns:
-        (conductance_us, drift_nu): the programmed conductances G_p (read at t0) and the drift
-        exponent drawn for each device, both float32 with the shape of ``target_us``.
+        pcm: the device; defaults to ``PCMDevice()``.
+        closed_loop: overrides ``pcm.programming``.
     """
-    return torch.ops.analogtorch.pcm_program(target_us, rng, float(g_max_us))
+    pcm = _config(pcm, PCMDevice, "pcm")
+    if closed_loop is None:
+        closed_loop = pcm.programming == "closed_loop"
+    return ProgrammingResult(*torch.ops.analogtorch.pcm_program(target_us, rng, _pcm_params(pcm), bool(closed_loop)))
 
 
 def pcm_read(
@@ -103,13 +175,214 @@ def pcm_read(
 
 
 # ---------------------------------------------------------------------------------------------
-# Fake (meta) kernels: output shapes for torch.compile and FakeTensor tracing. They repeat the
-# kernels' checks so that a traced program fails with the same message as an eager one.
+# The 3T1C cell
 # ---------------------------------------------------------------------------------------------
 
 
-def _check_float32(tensor: torch.Tensor, name: str) -> None:
-    torch._check(tensor.dtype == torch.float32, lambda: f"{name}: expected a float32 tensor, got {tensor.dtype}")
+def cell_variation(rng: torch.Tensor, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
+    """Draws each 3T1C cell's fixed variation: int8 ``[*shape, 3]`` standard normals in 1/32 steps.
+
+    The three fields scale (through ``Capacitor3T1C``) the up-pulse step, the down-pulse step
+    (factors N(1, mismatch_sigma)) and the read-transistor threshold (V_T + v_t_sigma_v z).
+    Draw once per array and keep it: it is the array's device-to-device variation.
+    """
+    return torch.ops.analogtorch.cell_variation(rng, list(shape))
+
+
+def capacitor_update(
+    v_c: torch.Tensor,
+    variation: torch.Tensor,
+    delta_w_us: torch.Tensor,
+    rng: torch.Tensor,
+    polarity: int,
+    capacitor: Capacitor3T1C | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Applies the pulses that a requested change of W asks of each capacitor.
+
+    n = stochastic_round(p * dW / dg_per_pulse), clipped to +-max_pulses; each pulse moves V_C by
+    dv_pulse_v times the cell's up or down factor, times (1 + c2c_sigma N(0,1)), shrinking to zero
+    within rail_margin_v of the rail it moves toward; V_C stays within the rails.
+
+    Args:
+        v_c: float32 [*] capacitor voltages. variation: int8 [*, 3] from :func:`cell_variation`.
+        delta_w_us: float32 [*] requested change of W in uS (finite). polarity: +1 or -1.
+
+    Returns:
+        (v_c, pulses): new voltages (float32) and the signed pulses applied (int8).
+    """
+    return torch.ops.analogtorch.capacitor_update(
+        v_c, variation, delta_w_us, rng, int(polarity), _capacitor_params(capacitor)
+    )
+
+
+def capacitor_leak(v_c: torch.Tensor, elapsed_s: float, tau_s: float = 1.0, v_leak_v: float = 0.8) -> torch.Tensor:
+    """Leakage over ``elapsed_s``: V_C <- V_leak + (V_C - V_leak) exp(-elapsed / tau)."""
+    return torch.ops.analogtorch.capacitor_leak(v_c, float(elapsed_s), float(tau_s), float(v_leak_v))
+
+
+def capacitor_step_(
+    v_c: torch.Tensor,
+    weight: torch.Tensor,
+    g_plus_us: torch.Tensor,
+    g_minus_us: torch.Tensor,
+    variation: torch.Tensor,
+    delta_w_us: torch.Tensor,
+    rng: torch.Tensor,
+    polarity: int,
+    *,
+    elapsed_s: float,
+    gain_f: float,
+    scale_us_per_unit: float,
+    capacitor: Capacitor3T1C | None = None,
+    tau_s: float | None = None,
+    v_leak_v: float | None = None,
+) -> torch.Tensor:
+    """One training step of a 2PCM+3T1C array, in place and in one pass per cell:
+    :func:`capacitor_update`, then :func:`capacitor_leak` over ``elapsed_s``, then ``weight`` =
+    :func:`unit_cell_weight` of the new state. ``v_c`` and ``weight`` must be contiguous.
+    Leak parameters default to the capacitor's. Returns the signed pulses applied (int8).
+    """
+    capacitor = _config(capacitor, Capacitor3T1C, "capacitor")
+    return torch.ops.analogtorch.capacitor_step_(
+        v_c,
+        weight,
+        g_plus_us,
+        g_minus_us,
+        variation,
+        delta_w_us,
+        rng,
+        int(polarity),
+        _capacitor_params(capacitor),
+        float(elapsed_s),
+        float(capacitor.tau_s if tau_s is None else tau_s),
+        float(capacitor.v_leak_v if v_leak_v is None else v_leak_v),
+        float(gain_f),
+        float(capacitor.g_shared_us),
+        float(scale_us_per_unit),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The unit cell
+# ---------------------------------------------------------------------------------------------
+
+
+def unit_cell_weight(
+    g_plus_us: torch.Tensor,
+    g_minus_us: torch.Tensor,
+    v_c: torch.Tensor,
+    variation: torch.Tensor,
+    polarity: int,
+    *,
+    gain_f: float = 3.0,
+    scale_us_per_unit: float = 1.0,
+    capacitor: Capacitor3T1C | None = None,
+) -> torch.Tensor:
+    """The network weight of each unit cell, differentiable in G+, G- and V_C:
+    w = (F (G+ - G-) + p (g(V_C) - g_shared)) / scale_us_per_unit, g(V) = k max(V - V_T, 0)^2.
+
+    Args:
+        g_plus_us, g_minus_us, v_c: float32 or float64 [*], one dtype. variation: int8 [*, 3].
+    """
+    capacitor = _config(capacitor, Capacitor3T1C, "capacitor")
+    return torch.ops.analogtorch.unit_cell_weight(
+        g_plus_us,
+        g_minus_us,
+        v_c,
+        variation,
+        int(polarity),
+        _capacitor_params(capacitor),
+        float(gain_f),
+        float(capacitor.g_shared_us),
+        float(scale_us_per_unit),
+    )
+
+
+class TransferResult(NamedTuple):
+    g_plus_us: torch.Tensor
+    g_minus_us: torch.Tensor
+    nu_plus: torch.Tensor  # drift exponents drawn at this programming
+    nu_minus: torch.Tensor
+    v_c: torch.Tensor  # reset to v_init_v
+    pulses: torch.Tensor  # int32: PCM programming pulses per cell
+    iterations: torch.Tensor  # int32: verify reads per cell
+
+
+def transfer(
+    g_plus_us: torch.Tensor,
+    g_minus_us: torch.Tensor,
+    v_c: torch.Tensor,
+    variation: torch.Tensor,
+    rng: torch.Tensor,
+    polarity: int,
+    *,
+    next_polarity: int | None = None,
+    gain_f: float = 3.0,
+    offset_us: float = 2.0,
+    time_since_programming_s: float = 0.0,
+    pcm: PCMDevice | None = None,
+    capacitor: Capacitor3T1C | None = None,
+) -> TransferResult:
+    """The Nature 2018 transfer of each cell's weight into its PCM pair (PHYSICS.md section 1).
+
+    Reads W = F (G+ - G-) + p (g(V_C) - g_shared) (with the 1/f noise accumulated over
+    ``time_since_programming_s``), targets W_t = W - p' (offset + g(v_init) - g_shared), RESETs both
+    devices and programs the one on W_t's side to |W_t| / F, unless 0 <= p' W_t <= offset (the pair
+    stays RESET); V_C returns to v_init_v. ``next_polarity`` p' defaults to -polarity (polarity
+    inversion); the caller keeps p and flips it.
+    """
+    pcm = _config(pcm, PCMDevice, "pcm")
+    capacitor = _config(capacitor, Capacitor3T1C, "capacitor")
+    next_polarity = -int(polarity) if next_polarity is None else int(next_polarity)
+    return TransferResult(
+        *torch.ops.analogtorch.transfer(
+            g_plus_us,
+            g_minus_us,
+            v_c,
+            variation,
+            rng,
+            int(polarity),
+            next_polarity,
+            _pcm_params(pcm),
+            _capacitor_params(capacitor),
+            float(gain_f),
+            float(capacitor.g_shared_us),
+            float(offset_us),
+            float(time_since_programming_s),
+            pcm.programming == "closed_loop",
+            bool(pcm.read_noise),
+        )
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Periphery
+# ---------------------------------------------------------------------------------------------
+
+
+def quantize(
+    x: torch.Tensor, rng: torch.Tensor, *, bits: int = 8, bound: float = 1.0, noise_std: float = 0.0
+) -> torch.Tensor:
+    """A converter (DAC or ADC): y = Q(clip(x + noise_std * bound * N(0,1), -bound, bound)), with
+    2^(bits-1) - 1 levels on each side of zero (bits = 0: no rounding). NaN propagates.
+    Differentiable with a straight-through gradient: 1 where |x| <= bound, else 0.
+    """
+    return torch.ops.analogtorch.quantize(x, rng, int(bits), float(bound), float(noise_std))
+
+
+# ---------------------------------------------------------------------------------------------
+# Fake (meta) kernels: output shapes for torch.compile and FakeTensor tracing. They repeat the
+# kernels' checks of dtypes, devices and shapes, so that a traced program fails with the same
+# message as an eager one.
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_dtype(tensor: torch.Tensor, name: str, *dtypes: torch.dtype) -> None:
+    torch._check(
+        tensor.dtype in dtypes,
+        lambda: f"{name}: expected a {' or '.join(str(d).replace('torch.', '') for d in dtypes)} tensor, "
+        f"got {tensor.dtype}",
+    )
 
 
 def _check_same_device(tensor: torch.Tensor, name: str, ref: torch.Tensor, ref_name: str) -> None:
@@ -126,25 +399,156 @@ def _check_same_shape(tensor: torch.Tensor, name: str, ref: torch.Tensor, ref_na
     )
 
 
+def _check_cell_state(tensor: torch.Tensor, name: str, ref: torch.Tensor, ref_name: str) -> None:
+    _check_dtype(tensor, name, ref.dtype)
+    _check_same_device(tensor, name, ref, ref_name)
+    _check_same_shape(tensor, name, ref, ref_name)
+
+
 def _check_rng(rng: torch.Tensor, ref: torch.Tensor, ref_name: str) -> None:
     torch._check(rng.dtype == torch.int64, lambda: f"rng: expected an int64 tensor (seed, step), got {rng.dtype}")
     torch._check(rng.shape == (2,), lambda: f"rng: expected shape [2] (seed, step), got {list(rng.shape)}")
     _check_same_device(rng, "rng", ref, ref_name)
 
 
+def _check_variation(variation: torch.Tensor, ref: torch.Tensor, ref_name: str) -> None:
+    torch._check(variation.dtype == torch.int8, lambda: f"variation: expected an int8 tensor, got {variation.dtype}")
+    _check_same_device(variation, "variation", ref, ref_name)
+    torch._check(
+        variation.shape == (*ref.shape, 3),
+        lambda: f"variation: expected shape {list(ref.shape)} + [3] (the cells of {ref_name}), got {list(variation.shape)}",
+    )
+
+
+def _empty(ref: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    return torch.empty_like(ref, dtype=dtype, memory_format=torch.contiguous_format)
+
+
 @torch.library.register_fake("analogtorch::pcm_program")
-def _pcm_program_fake(target_us, rng, g_max_us):
-    _check_float32(target_us, "target_us")
+def _pcm_program_fake(target_us, rng, pcm_params, closed_loop):
+    _check_dtype(target_us, "target_us", torch.float32)
     _check_rng(rng, target_us, "target_us")
-    out = torch.empty_like(target_us, memory_format=torch.contiguous_format)
-    return out, torch.empty_like(out)
+    out = _empty(target_us)
+    return out, _empty(out), _empty(out, torch.int32), _empty(out, torch.int32), _empty(out, torch.bool)
 
 
 @torch.library.register_fake("analogtorch::pcm_read")
 def _pcm_read_fake(conductance_us, drift_nu, rng, time_s, g_max_us, t0_s, t_read_s, read_noise):
-    _check_float32(conductance_us, "conductance_us")
-    _check_float32(drift_nu, "drift_nu")
+    _check_dtype(conductance_us, "conductance_us", torch.float32)
+    _check_dtype(drift_nu, "drift_nu", torch.float32)
     _check_same_device(drift_nu, "drift_nu", conductance_us, "conductance_us")
     _check_same_shape(drift_nu, "drift_nu", conductance_us, "conductance_us")
     _check_rng(rng, conductance_us, "conductance_us")
-    return torch.empty_like(conductance_us, memory_format=torch.contiguous_format)
+    return _empty(conductance_us)
+
+
+@torch.library.register_fake("analogtorch::cell_variation")
+def _cell_variation_fake(rng, shape):
+    _check_rng(rng, rng, "rng")
+    return rng.new_empty((*shape, 3), dtype=torch.int8)
+
+
+@torch.library.register_fake("analogtorch::capacitor_update")
+def _capacitor_update_fake(v_c, variation, delta_w_us, rng, polarity, capacitor_params):
+    _check_dtype(v_c, "v_c", torch.float32)
+    _check_variation(variation, v_c, "v_c")
+    _check_cell_state(delta_w_us, "delta_w_us", v_c, "v_c")
+    _check_rng(rng, v_c, "v_c")
+    return _empty(v_c), _empty(v_c, torch.int8)
+
+
+@torch.library.register_fake("analogtorch::capacitor_leak")
+def _capacitor_leak_fake(v_c, elapsed_s, tau_s, v_leak_v):
+    _check_dtype(v_c, "v_c", torch.float32)
+    return _empty(v_c)
+
+
+@torch.library.register_fake("analogtorch::capacitor_step_")
+def _capacitor_step_fake(v_c, weight, g_plus_us, g_minus_us, variation, delta_w_us, rng, polarity, *scalars):
+    _check_dtype(v_c, "v_c", torch.float32)
+    for tensor, name in ((weight, "weight"), (g_plus_us, "g_plus_us"), (g_minus_us, "g_minus_us"), (delta_w_us, "delta_w_us")):
+        _check_cell_state(tensor, name, v_c, "v_c")
+    _check_variation(variation, v_c, "v_c")
+    _check_rng(rng, v_c, "v_c")
+    return _empty(v_c, torch.int8)
+
+
+@torch.library.register_fake("analogtorch::unit_cell_weight")
+def _unit_cell_weight_fake(g_plus_us, g_minus_us, v_c, variation, polarity, capacitor_params, *scalars):
+    _check_dtype(g_plus_us, "g_plus_us", torch.float32, torch.float64)
+    _check_cell_state(g_minus_us, "g_minus_us", g_plus_us, "g_plus_us")
+    _check_cell_state(v_c, "v_c", g_plus_us, "g_plus_us")
+    _check_variation(variation, g_plus_us, "g_plus_us")
+    return _empty(g_plus_us)
+
+
+@torch.library.register_fake("analogtorch::unit_cell_weight_backward")
+def _unit_cell_weight_backward_fake(grad_weight, v_c, variation, polarity, capacitor_params, gain_f, scale):
+    _check_dtype(grad_weight, "grad_weight", torch.float32, torch.float64)
+    _check_cell_state(v_c, "v_c", grad_weight, "grad_weight")
+    _check_variation(variation, grad_weight, "grad_weight")
+    return _empty(grad_weight), _empty(grad_weight), _empty(grad_weight)
+
+
+@torch.library.register_fake("analogtorch::transfer")
+def _transfer_fake(g_plus_us, g_minus_us, v_c, variation, rng, *rest):
+    _check_dtype(g_plus_us, "g_plus_us", torch.float32)
+    _check_cell_state(g_minus_us, "g_minus_us", g_plus_us, "g_plus_us")
+    _check_cell_state(v_c, "v_c", g_plus_us, "g_plus_us")
+    _check_variation(variation, g_plus_us, "g_plus_us")
+    _check_rng(rng, g_plus_us, "g_plus_us")
+    out = _empty(g_plus_us)
+    return out, _empty(out), _empty(out), _empty(out), _empty(out), _empty(out, torch.int32), _empty(out, torch.int32)
+
+
+@torch.library.register_fake("analogtorch::quantize")
+def _quantize_fake(x, rng, bits, bound, noise_std):
+    _check_dtype(x, "x", torch.float32)
+    _check_rng(rng, x, "x")
+    return _empty(x)
+
+
+@torch.library.register_fake("analogtorch::quantize_backward")
+def _quantize_backward_fake(grad_y, x, bound):
+    _check_dtype(grad_y, "grad_y", torch.float32)
+    _check_cell_state(x, "x", grad_y, "grad_y")
+    return _empty(grad_y)
+
+
+# ---------------------------------------------------------------------------------------------
+# Autograd: the backward of a differentiable op is another registered op.
+# ---------------------------------------------------------------------------------------------
+
+
+def _unit_cell_weight_setup(ctx, inputs, output):
+    _, _, v_c, variation, polarity, capacitor_params, gain_f, _, scale = inputs
+    ctx.save_for_backward(v_c, variation)
+    ctx.polarity, ctx.capacitor_params, ctx.gain_f, ctx.scale = polarity, capacitor_params, gain_f, scale
+
+
+def _unit_cell_weight_grad(ctx, grad_weight):
+    v_c, variation = ctx.saved_tensors
+    grads = torch.ops.analogtorch.unit_cell_weight_backward(
+        grad_weight.contiguous(), v_c, variation, ctx.polarity, ctx.capacitor_params, ctx.gain_f, ctx.scale
+    )
+    return (*grads, None, None, None, None, None, None)
+
+
+torch.library.register_autograd(
+    "analogtorch::unit_cell_weight", _unit_cell_weight_grad, setup_context=_unit_cell_weight_setup
+)
+
+
+def _quantize_setup(ctx, inputs, output):
+    x, _, _, bound, _ = inputs
+    ctx.save_for_backward(x)
+    ctx.bound = bound
+
+
+def _quantize_grad(ctx, grad_y):
+    (x,) = ctx.saved_tensors
+    return torch.ops.analogtorch.quantize_backward(grad_y.contiguous(), x, ctx.bound), None, None, None, None
+
+
+torch.library.register_autograd("analogtorch::quantize", _quantize_grad, setup_context=_quantize_setup)
+

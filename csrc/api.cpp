@@ -2,6 +2,7 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/ops/tensor.h>
 
+#include "analogtorch/capacitor.h"
 #include "analogtorch/ops.h"
 
 namespace analogtorch {
@@ -12,26 +13,94 @@ c10::TypedOperatorHandle<Signature> find_op(const char* name) {
   return c10::Dispatcher::singleton().findSchemaOrThrow(name, "").typed<Signature>();
 }
 
+using Tensor = at::Tensor;
+using ParamList = c10::ArrayRef<double>;
+
 }  // namespace
 
-at::Tensor make_rng_state(uint64_t seed, int64_t step, c10::Device device) {
+std::vector<double> PcmParams::list() const {
+  return {g_max_us,     g_reset_us,     target_clip_us,    set_step_us,       set_step_c2c,
+          set_step_d2d, verify_tolerance_us, static_cast<double>(max_iterations), static_cast<double>(max_resets),
+          approach_fraction, verify_delay_s, t0_s, t_read_s, read_noise ? 1.0 : 0.0};
+}
+
+double CapacitorParams::g_shared_us() const {
+  return capacitor::read_conductance_us(v_init_v, v_t_v, k_us_per_v2);
+}
+
+double CapacitorParams::dg_per_pulse_us() const {
+  return capacitor::read_slope_us_per_v(v_init_v, v_t_v, k_us_per_v2) * dv_pulse_v;
+}
+
+std::vector<double> CapacitorParams::list() const {
+  return {v_min_v,        v_max_v,   v_init_v,      v_t_v,          v_t_sigma_v,
+          k_us_per_v2,    dv_pulse_v, mismatch_sigma, c2c_sigma,     rail_margin_v,
+          soft_bounds ? 1.0 : 0.0, static_cast<double>(max_pulses), dg_per_pulse_us()};
+}
+
+Tensor make_rng_state(uint64_t seed, int64_t step, c10::Device device) {
   TORCH_CHECK(step >= 0, "step: expected an integer >= 0, got ", step);
   const std::vector<int64_t> state{static_cast<int64_t>(seed), step};
   return at::tensor(state, at::TensorOptions().dtype(at::kLong)).to(device);
 }
 
-std::tuple<at::Tensor, at::Tensor> pcm_program(const at::Tensor& target_us, const at::Tensor& rng,
-                                               double g_max_us) {
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> pcm_program(const Tensor& target_us, const Tensor& rng,
+                                                               const PcmParams& params, bool closed_loop) {
   static const auto op =
-      find_op<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const at::Tensor&, double)>("analogtorch::pcm_program");
-  return op.call(target_us, rng, g_max_us);
+      find_op<std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor>(const Tensor&, const Tensor&, ParamList, bool)>(
+          "analogtorch::pcm_program");
+  return op.call(target_us, rng, params.list(), closed_loop);
 }
 
-at::Tensor pcm_read(const at::Tensor& conductance_us, const at::Tensor& drift_nu, const at::Tensor& rng,
-                    double time_s, double g_max_us, double t0_s, double t_read_s, bool read_noise) {
-  static const auto op = find_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, double,
-                                            double, double, double, bool)>("analogtorch::pcm_read");
+Tensor pcm_read(const Tensor& conductance_us, const Tensor& drift_nu, const Tensor& rng, double time_s,
+                double g_max_us, double t0_s, double t_read_s, bool read_noise) {
+  static const auto op = find_op<Tensor(const Tensor&, const Tensor&, const Tensor&, double, double, double, double,
+                                        bool)>("analogtorch::pcm_read");
   return op.call(conductance_us, drift_nu, rng, time_s, g_max_us, t0_s, t_read_s, read_noise);
+}
+
+Tensor cell_variation(const Tensor& rng, at::IntArrayRef shape) {
+  static const auto op = find_op<Tensor(const Tensor&, at::IntArrayRef)>("analogtorch::cell_variation");
+  return op.call(rng, shape);
+}
+
+std::tuple<Tensor, Tensor> capacitor_update(const Tensor& v_c, const Tensor& variation, const Tensor& delta_w_us,
+                                            const Tensor& rng, int64_t polarity, const CapacitorParams& params) {
+  static const auto op = find_op<std::tuple<Tensor, Tensor>(const Tensor&, const Tensor&, const Tensor&,
+                                                            const Tensor&, int64_t, ParamList)>(
+      "analogtorch::capacitor_update");
+  return op.call(v_c, variation, delta_w_us, rng, polarity, params.list());
+}
+
+Tensor capacitor_leak(const Tensor& v_c, double elapsed_s, double tau_s, double v_leak_v) {
+  static const auto op = find_op<Tensor(const Tensor&, double, double, double)>("analogtorch::capacitor_leak");
+  return op.call(v_c, elapsed_s, tau_s, v_leak_v);
+}
+
+Tensor unit_cell_weight(const Tensor& g_plus_us, const Tensor& g_minus_us, const Tensor& v_c,
+                        const Tensor& variation, int64_t polarity, double gain_f, double scale_us_per_unit,
+                        const CapacitorParams& params) {
+  static const auto op = find_op<Tensor(const Tensor&, const Tensor&, const Tensor&, const Tensor&, int64_t,
+                                        ParamList, double, double, double)>("analogtorch::unit_cell_weight");
+  return op.call(g_plus_us, g_minus_us, v_c, variation, polarity, params.list(), gain_f, params.g_shared_us(),
+                 scale_us_per_unit);
+}
+
+std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> transfer(
+    const Tensor& g_plus_us, const Tensor& g_minus_us, const Tensor& v_c, const Tensor& variation, const Tensor& rng,
+    int64_t polarity, int64_t next_polarity, double gain_f, double offset_us, double time_since_programming_s,
+    const PcmParams& pcm, const CapacitorParams& capacitor, bool closed_loop, bool read_noise) {
+  static const auto op = find_op<std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor>(
+      const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, int64_t, int64_t, ParamList,
+      ParamList, double, double, double, double, bool, bool)>("analogtorch::transfer");
+  return op.call(g_plus_us, g_minus_us, v_c, variation, rng, polarity, next_polarity, pcm.list(), capacitor.list(),
+                 gain_f, capacitor.g_shared_us(), offset_us, time_since_programming_s, closed_loop, read_noise);
+}
+
+Tensor quantize(const Tensor& x, const Tensor& rng, int64_t bits, double bound, double noise_std) {
+  static const auto op =
+      find_op<Tensor(const Tensor&, const Tensor&, int64_t, double, double)>("analogtorch::quantize");
+  return op.call(x, rng, bits, bound, noise_std);
 }
 
 }  // namespace analogtorch

@@ -3,11 +3,13 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/aminmax.h>
 #include <c10/util/Exception.h>
 
 #include <cmath>
 #include <cstdint>
 
+#include "analogtorch/capacitor.h"
 #include "analogtorch/random.h"
 
 namespace analogtorch {
@@ -53,12 +55,43 @@ inline void non_negative(double value, const char* name) {
   TORCH_CHECK(std::isfinite(value) && value >= 0.0, name, ": expected a finite number >= 0, got ", value);
 }
 
+inline void polarity(int64_t value, const char* name) {
+  TORCH_CHECK(value == 1 || value == -1, name, ": expected +1 or -1, got ", value);
+}
+
+// NaN or Inf in data that enters the device state would spread silently: refuse it. One read pass
+// (min and max propagate NaN); on CUDA it synchronises, so only user-facing inputs are checked.
+inline void finite_values(const at::Tensor& t, const char* name) {
+  if (t.numel() == 0) return;
+  const auto [lo, hi] = at::aminmax(t);
+  const double lo_value = lo.item<double>(), hi_value = hi.item<double>();
+  TORCH_CHECK(std::isfinite(lo_value) && std::isfinite(hi_value), name,
+              ": expected finite values, found NaN or Inf (range ", lo_value, " .. ", hi_value, ")");
+}
+
+// The fixed per-cell variation: int8 [*cells, 3].
+inline void cell_variation(const at::Tensor& variation, const at::Tensor& ref, const char* ref_name) {
+  TORCH_CHECK(variation.scalar_type() == at::kChar, "variation: expected an int8 tensor, got ",
+              variation.scalar_type());
+  same_device(variation, "variation", ref, ref_name);
+  TORCH_CHECK(variation.dim() == ref.dim() + 1 && variation.size(-1) == capacitor::kVariationFields &&
+                  variation.sizes().slice(0, ref.dim()) == ref.sizes(),
+              "variation: expected shape ", ref.sizes(), " + [3] (the cells of ", ref_name, "), got ", variation.sizes());
+}
+
+// A float32 state tensor of the same cells as `ref`.
+inline void cell_state(const at::Tensor& t, const char* name, const at::Tensor& ref, const char* ref_name) {
+  float32(t, name);
+  same_device(t, name, ref, ref_name);
+  same_shape(t, name, ref, ref_name);
+}
+
 // Per-op validation, identical for every backend.
 
-inline void pcm_program_args(const at::Tensor& target_us, const at::Tensor& rng, double g_max_us) {
+inline void pcm_program_args(const at::Tensor& target_us, const at::Tensor& rng) {
   float32(target_us, "target_us");
   rng_state(rng, target_us, "target_us");
-  positive(g_max_us, "g_max_us");
+  finite_values(target_us, "target_us");
 }
 
 inline void pcm_read_args(const at::Tensor& conductance_us, const at::Tensor& drift_nu, const at::Tensor& rng,

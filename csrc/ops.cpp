@@ -1,15 +1,48 @@
 // Every schema of the analogtorch operator library. Backends register kernels in csrc/cpu/ and
 // cuda/; fake kernels and autograd are registered from Python (analogtorch/_ops.py).
 //
-// Conventions: conductances in uS, times in s. `rng` is an int64 tensor [2] = (seed, step) on the
-// device of the data; the same (seed, step) gives the same bits on every device and thread count.
+// Conventions: conductances in uS, voltages in V, times in s. `rng` is an int64 tensor [2] =
+// (seed, step) on the device of the data; the same (seed, step) gives the same bits on every
+// device and thread count. `pcm_params` and `capacitor_params` are the fields of
+// analogtorch.config.PCMDevice and Capacitor3T1C in the order of csrc/params.h.
 #include <torch/library.h>
 
 TORCH_LIBRARY(analogtorch, m) {
-  // PCM inference (PHYSICS.md section 2).
+  // PCM devices (PHYSICS.md sections 1 and 2).
   m.def(
-      "pcm_program(Tensor target_us, Tensor rng, float g_max_us) -> (Tensor conductance_us, Tensor drift_nu)");
+      "pcm_program(Tensor target_us, Tensor rng, float[] pcm_params, bool closed_loop) -> "
+      "(Tensor conductance_us, Tensor drift_nu, Tensor pulses, Tensor iterations, Tensor converged)");
   m.def(
       "pcm_read(Tensor conductance_us, Tensor drift_nu, Tensor rng, float time_s, float g_max_us, "
       "float t0_s, float t_read_s, bool read_noise) -> Tensor");
+
+  // The 3T1C capacitor cell (PHYSICS.md section 1).
+  m.def("cell_variation(Tensor rng, int[] shape) -> Tensor");
+  m.def(
+      "capacitor_update(Tensor v_c, Tensor variation, Tensor delta_w_us, Tensor rng, int polarity, "
+      "float[] capacitor_params) -> (Tensor v_c_out, Tensor pulses)");
+  m.def("capacitor_leak(Tensor v_c, float elapsed_s, float tau_s, float v_leak_v) -> Tensor");
+  m.def(
+      "capacitor_step_(Tensor(a!) v_c, Tensor(b!) weight, Tensor g_plus_us, Tensor g_minus_us, Tensor variation, "
+      "Tensor delta_w_us, Tensor rng, int polarity, float[] capacitor_params, float elapsed_s, float tau_s, "
+      "float v_leak_v, float gain_f, float g_shared_us, float scale_us_per_unit) -> Tensor pulses");
+
+  // The unit cell: effective weight and the transfer into PCM.
+  m.def(
+      "unit_cell_weight(Tensor g_plus_us, Tensor g_minus_us, Tensor v_c, Tensor variation, int polarity, "
+      "float[] capacitor_params, float gain_f, float g_shared_us, float scale_us_per_unit) -> Tensor");
+  m.def(
+      "unit_cell_weight_backward(Tensor grad_weight, Tensor v_c, Tensor variation, int polarity, "
+      "float[] capacitor_params, float gain_f, float scale_us_per_unit) -> "
+      "(Tensor grad_g_plus_us, Tensor grad_g_minus_us, Tensor grad_v_c)");
+  m.def(
+      "transfer(Tensor g_plus_us, Tensor g_minus_us, Tensor v_c, Tensor variation, Tensor rng, int polarity, "
+      "int next_polarity, float[] pcm_params, float[] capacitor_params, float gain_f, float g_shared_us, "
+      "float offset_us, float time_since_programming_s, bool closed_loop, bool read_noise) -> "
+      "(Tensor g_plus_us, Tensor g_minus_us, Tensor nu_plus, Tensor nu_minus, Tensor v_c, Tensor pulses, "
+      "Tensor iterations)");
+
+  // Periphery: DAC/ADC quantisation and output noise (PHYSICS.md section 3).
+  m.def("quantize(Tensor x, Tensor rng, int bits, float bound, float noise_std) -> Tensor");
+  m.def("quantize_backward(Tensor grad_y, Tensor x, float bound) -> Tensor");
 }

@@ -8,7 +8,7 @@
 #define ANALOGTORCH_STRINGIFY(a) ANALOGTORCH_STRINGIFY_(a)
 
 #ifndef ANALOGTORCH_MODULE
-#error "ANALOGTORCH_MODULE must name the extension module (_C or _C_cuda)"
+#define ANALOGTORCH_MODULE _C
 #endif
 
 extern "C" PyMODINIT_FUNC ANALOGTORCH_CONCAT(PyInit_, ANALOGTORCH_MODULE)(void) {

@@ -12,7 +12,7 @@ namespace {
 TEST(Ops, ProgramThenReadFollowsTheDriftLawOnAverage) {
   const at::Tensor target = at::full({200000}, 10.0f);
   const at::Tensor rng = make_rng_state(2024);
-  const auto [conductance, nu] = pcm_program(target, rng);
+  const auto [conductance, nu, pulses, iterations, converged] = pcm_program(target, rng, {}, /*closed_loop=*/false);
   EXPECT_NEAR(conductance.mean().item<double>(), 10.0, 0.01);
   const double t = 86400.0;
   const at::Tensor read = pcm_read(conductance, nu, rng, t, 25.0, 20.0, 250e-9, /*read_noise=*/false);
@@ -22,7 +22,7 @@ TEST(Ops, ProgramThenReadFollowsTheDriftLawOnAverage) {
 
 TEST(Ops, SameSeedSameBitsAndANewStepFreshNoise) {
   const at::Tensor target = at::linspace(0.0, 25.0, 4096);
-  const auto [conductance, nu] = pcm_program(target, make_rng_state(5));
+  const auto [conductance, nu, pulses, iterations, converged] = pcm_program(target, make_rng_state(5));
   const at::Tensor a = pcm_read(conductance, nu, make_rng_state(9, 3), 3600.0);
   const at::Tensor b = pcm_read(conductance, nu, make_rng_state(9, 3), 3600.0);
   const at::Tensor c = pcm_read(conductance, nu, make_rng_state(9, 4), 3600.0);
@@ -50,7 +50,9 @@ TEST(Ops, BadArgumentsAreRefusedByName) {
             std::string::npos);
   EXPECT_NE(message_of([&] { pcm_read(g, nu, rng.to(at::kInt), 1.0); }).find("rng: expected an int64"),
             std::string::npos);
-  EXPECT_NE(message_of([&] { pcm_program(g, rng, 0.0); }).find("g_max_us: expected a finite number > 0"),
+  PcmParams bad;
+  bad.g_max_us = 0.0;
+  EXPECT_NE(message_of([&] { pcm_program(g, rng, bad); }).find("pcm_params[g_max_us]: expected a number > 0"),
             std::string::npos);
 }
 

@@ -12,11 +12,13 @@ from scipy import stats
 
 import analogtorch
 from analogtorch import ops
+from analogtorch.config import PCMDevice
 
 G_MAX = 25.0
 T0 = 20.0
 T_READ = 250e-9
 N = 200_000
+OPEN_LOOP = PCMDevice(programming="open_loop")
 
 
 def programming_sigma(g):
@@ -42,7 +44,7 @@ def full(value, device="cpu"):
 
 @pytest.mark.parametrize("target", [2.0, 10.0, 20.0])
 def test_open_loop_programming_is_gaussian_with_the_papers_sigma(target):
-    g, _ = ops.pcm_program(full(target), analogtorch.make_rng_state(11))
+    g = ops.pcm_program(full(target), analogtorch.make_rng_state(11), OPEN_LOOP).conductance_us
     sigma = programming_sigma(target)
     # Standard error of the mean: sigma / sqrt(N) = 0.0022 sigma; of the std: 0.0016 sigma.
     assert abs(g.mean().item() - target) < 0.01 * sigma
@@ -53,7 +55,7 @@ def test_open_loop_programming_is_gaussian_with_the_papers_sigma(target):
 
 @pytest.mark.parametrize("target", [0.5, 10.0, 24.0])
 def test_drift_exponent_is_a_folded_normal_of_the_programmed_state(target):
-    g, nu = ops.pcm_program(full(target), analogtorch.make_rng_state(12))
+    g, nu, *_ = ops.pcm_program(full(target), analogtorch.make_rng_state(12), OPEN_LOOP)
     # nu depends on the programmed G: compare each draw's CDF value, which is uniform under the law.
     mu_sigma = np.array([drift_mu_sigma(v) for v in g[:20000].tolist()])
     c = mu_sigma[:, 0] / mu_sigma[:, 1]
@@ -84,7 +86,7 @@ def test_read_noise_has_the_1_over_f_sigma(t):
 
 
 def test_read_noise_is_fresh_per_step_and_repeatable_per_state():
-    g, nu = ops.pcm_program(torch.linspace(1, 20, 5000), analogtorch.make_rng_state(1))
+    g, nu, *_ = ops.pcm_program(torch.linspace(1, 20, 5000), analogtorch.make_rng_state(1))
     a = ops.pcm_read(g, nu, analogtorch.make_rng_state(9, step=4), 3600.0)
     b = ops.pcm_read(g, nu, analogtorch.make_rng_state(9, step=4), 3600.0)
     c = ops.pcm_read(g, nu, analogtorch.make_rng_state(9, step=5), 3600.0)
@@ -106,8 +108,8 @@ def test_results_do_not_depend_on_the_cpu_thread_count():
         results = []
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            g, nu = ops.pcm_program(target, rng)
-            results.append((g, nu, ops.pcm_read(g, nu, rng, 86400.0)))
+            programmed = ops.pcm_program(target, rng)
+            results.append((*programmed, ops.pcm_read(programmed.conductance_us, programmed.drift_nu, rng, 86400.0)))
     finally:
         torch.set_num_threads(previous)
     for one, two in zip(*results):
@@ -124,15 +126,17 @@ def test_non_contiguous_inputs_read_like_their_contiguous_copies():
 def test_empty_inputs_give_empty_outputs():
     empty = torch.empty(0, 5)
     rng = analogtorch.make_rng_state(0)
-    g, nu = ops.pcm_program(empty, rng)
-    assert g.shape == (0, 5) and nu.shape == (0, 5)
+    g, nu, pulses, iterations, converged = ops.pcm_program(empty, rng)
+    assert g.shape == nu.shape == pulses.shape == iterations.shape == converged.shape == (0, 5)
     assert ops.pcm_read(g, nu, rng, 1.0).shape == (0, 5)
 
 
-def test_targets_outside_the_range_are_clipped_and_outputs_stay_in_range():
+@pytest.mark.parametrize("pcm", [PCMDevice(), OPEN_LOOP], ids=["closed_loop", "open_loop"])
+def test_targets_outside_the_range_are_clipped_and_outputs_stay_in_range(pcm):
     target = torch.tensor([-5.0, 0.0, 12.0, 25.0, 400.0] * 1000)
-    g, nu = ops.pcm_program(target, analogtorch.make_rng_state(8))
+    g, nu, pulses, iterations, _ = ops.pcm_program(target, analogtorch.make_rng_state(8), pcm)
     assert (g >= 0).all() and (g <= G_MAX).all() and torch.isfinite(nu).all()
+    assert (pulses >= 0).all() and (iterations >= 0).all()
     read = ops.pcm_read(g, nu, analogtorch.make_rng_state(8), 3.15e7)
     assert (read >= 0).all() and torch.isfinite(read).all()
 
@@ -140,7 +144,7 @@ def test_targets_outside_the_range_are_clipped_and_outputs_stay_in_range():
 def test_seed_accepts_the_full_64_bit_range():
     top = analogtorch.make_rng_state(2**64 - 1)
     assert top.tolist() == [-1, 0]
-    g, _ = ops.pcm_program(torch.ones(4), top)
+    g = ops.pcm_program(torch.ones(4), top).conductance_us
     assert torch.isfinite(g).all()
 
 
@@ -150,7 +154,7 @@ def test_opcheck(op_name, device):
     g = torch.rand(33, 7, device=device) * G_MAX
     nu = torch.rand(33, 7, device=device) * 0.1
     args = {
-        "pcm_program": (g, rng, G_MAX),
+        "pcm_program": (g, rng, analogtorch._ops._pcm_params(None), True),
         "pcm_read": (g, nu, rng, 3600.0, G_MAX, T0, T_READ, True),
     }[op_name]
     torch.library.opcheck(getattr(torch.ops.analogtorch, op_name).default, args)
@@ -159,12 +163,12 @@ def test_opcheck(op_name, device):
 def test_ops_run_under_torch_compile_without_graph_breaks():
     @torch.compile(backend="aot_eager", fullgraph=True)
     def program_and_read(target, rng):
-        g, nu = ops.pcm_program(target, rng)
+        g, nu, *_ = ops.pcm_program(target, rng)
         return ops.pcm_read(g, nu, rng, 86400.0)
 
     target = torch.rand(1000) * G_MAX
     rng = analogtorch.make_rng_state(6)
-    g, nu = ops.pcm_program(target, rng)
+    g, nu, *_ = ops.pcm_program(target, rng)
     torch.testing.assert_close(program_and_read(target, rng), ops.pcm_read(g, nu, rng, 86400.0), rtol=0, atol=0)
 
 
@@ -187,7 +191,11 @@ RNG = analogtorch.make_rng_state(1)
         (lambda: ops.pcm_read(G, NU, RNG, 1.0, t0_s=0.0), "t0_s: expected a finite number > 0"),
         (lambda: ops.pcm_read(G, NU, RNG.int(), 1.0), "rng: expected an int64 tensor"),
         (lambda: ops.pcm_read(G, NU, RNG[:1], 1.0), "rng: expected shape [2]"),
-        (lambda: ops.pcm_program(G, RNG, g_max_us=0.0), "g_max_us: expected a finite number > 0"),
+        (lambda: ops.pcm_program(torch.tensor([1.0, float("nan")]), RNG), "target_us: expected finite values"),
+        (lambda: ops.pcm_program(torch.tensor([float("inf")]), RNG), "target_us: expected finite values"),
+        (lambda: torch.ops.analogtorch.pcm_program(G, RNG, [25.0] * 12, True), "pcm_params: expected 14 values"),
+        (lambda: torch.ops.analogtorch.pcm_program(G, RNG, [-1.0] + [1.0] * 13, True), r"pcm_params\[g_max_us\]"),
+        (lambda: ops.pcm_program(G, RNG, pcm="closed_loop"), "pcm: expected a PCMDevice"),
         (lambda: ops.pcm_program(G.to(torch.int32), RNG), "target_us: expected a float32 tensor"),
         (lambda: ops.pcm_program(G, RNG.to("meta")), "rng: expected a tensor on the same device as target_us"),
         (lambda: ops.pcm_read(G, NU.to("meta"), RNG, 1.0), "drift_nu: expected a tensor on the same device"),
@@ -196,10 +204,68 @@ RNG = analogtorch.make_rng_state(1)
     ],
 )
 def test_bad_input_is_refused_by_name(call, message):
-    with pytest.raises((RuntimeError, ValueError, TypeError), match=message.replace("[", r"\[").replace("]", r"\]")):
+    pattern = message if "\\[" in message else message.replace("[", r"\[").replace("]", r"\]")
+    with pytest.raises((RuntimeError, ValueError, TypeError), match=pattern):
         call()
 
 
 def test_make_rng_state_refuses_non_integers():
     with pytest.raises(TypeError, match="seed and step: expected ints"):
         analogtorch.make_rng_state(1.5)
+
+
+# --- closed-loop programming (program-and-verify) -----------------------------------------------
+
+
+def test_closed_loop_programming_converges_for_99_percent_of_cells():
+    # Targets over [0, 12.5] uS: the range that the weight mapping uses (half of G_max).
+    target = torch.rand(N, generator=torch.Generator().manual_seed(0)) * 12.5
+    pcm = PCMDevice()
+    result = ops.pcm_program(target, analogtorch.make_rng_state(31), pcm)
+    assert result.converged.float().mean() >= 0.99
+    # The verify read had 1/f noise: the true conductance lies within tolerance + 4 sigma of it.
+    verify_sigma = torch.tensor([read_sigma(g, g, pcm.verify_delay_s) for g in result.conductance_us[:2000].tolist()])
+    error = (result.conductance_us[:2000] - target[:2000]).abs()
+    ok = result.converged[:2000]
+    assert (error[ok] <= pcm.verify_tolerance_us + 4 * verify_sigma[ok] + 1e-4).all()
+    # Pulse counts are reported and plausible: a step of at most ~2 uS per pulse from RESET.
+    assert (result.pulses >= 0).all() and (result.iterations >= result.pulses).all()
+    assert result.pulses.float().mean() > 1.0
+    assert (result.iterations <= (pcm.max_resets + 1) * pcm.max_iterations).all()
+
+
+def test_closed_loop_pulse_count_grows_with_the_target():
+    pcm = PCMDevice()
+    means = []
+    for target in (2.0, 6.0, 10.0):
+        result = ops.pcm_program(full(target)[:20000], analogtorch.make_rng_state(32), pcm)
+        means.append(result.pulses.float().mean().item())
+    assert means[0] < means[1] < means[2]
+
+
+def test_targets_near_reset_need_no_pulse():
+    result = ops.pcm_program(torch.full((1000,), 0.2), analogtorch.make_rng_state(33), PCMDevice(read_noise=False))
+    # |0.2 - G_reset| = 0.1 uS <= tolerance: the first verify read accepts the RESET state.
+    assert (result.pulses == 0).all() and (result.iterations == 1).all() and result.converged.all()
+
+
+def test_a_single_iteration_budget_cannot_converge_far_targets():
+    result = ops.pcm_program(torch.full((1000,), 10.0), analogtorch.make_rng_state(34), PCMDevice(max_iterations=1))
+    assert not result.converged.any() and (result.pulses == 0).all()
+
+
+def test_tighter_tolerance_costs_more_pulses():
+    target = torch.rand(20000, generator=torch.Generator().manual_seed(1)) * 10 + 1
+    loose = ops.pcm_program(target, analogtorch.make_rng_state(35), PCMDevice(verify_tolerance_us=1.0))
+    tight = ops.pcm_program(target, analogtorch.make_rng_state(35), PCMDevice(verify_tolerance_us=0.25))
+    assert tight.pulses.float().mean() > loose.pulses.float().mean()
+    assert (tight.conductance_us - target).abs().median() < (loose.conductance_us - target).abs().median()
+
+
+def test_device_to_device_step_spread_is_fixed_per_device():
+    # The same device (element) programmed at two steps keeps its step size: pulse counts correlate.
+    target = torch.full((20000,), 8.0)
+    pcm = PCMDevice(set_step_c2c=0.0, read_noise=False, set_step_d2d=0.2, approach_fraction=1.0)
+    a = ops.pcm_program(target, analogtorch.make_rng_state(36, step=1), pcm).pulses.float()
+    b = ops.pcm_program(target, analogtorch.make_rng_state(36, step=2), pcm).pulses.float()
+    assert np.corrcoef(a.numpy(), b.numpy())[0, 1] > 0.9

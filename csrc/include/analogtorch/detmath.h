@@ -61,6 +61,15 @@ ANALOGTORCH_HD float sqrt(float x) {
 #endif
 }
 
+// Round toward -inf (exact on both sides).
+ANALOGTORCH_HD float floor(float x) {
+#if defined(__CUDA_ARCH__)
+  return floorf(x);
+#else
+  return std::floor(x);
+#endif
+}
+
 // Natural logarithm. log(0) = -inf, log(x < 0) = NaN, log(inf) = inf.
 ANALOGTORCH_HD float log(float x) {
   if (is_nan(x) || x < 0.0f) return quiet_nan();

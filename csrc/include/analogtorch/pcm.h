@@ -57,10 +57,94 @@ ANALOGTORCH_HD float read_noise_sigma_us(float g_t_us, float g_programmed_us, fl
   return detmath::fabs_(g_t_us) * q_s * detmath::sqrt(detmath::fmax_(log_term, 0.0f));
 }
 
-// One read at time t: drift, then fresh read noise, floored at 0.
+// One read at time t: drift, then fresh read noise (standard normal z), floored at 0.
 ANALOGTORCH_HD float read_us(float g_programmed_us, float nu, float t_s, const DriftParams& p, float z) {
   const float g_t = drifted_us(g_programmed_us, nu, t_s, p.t0_s);
   return detmath::fmax_(g_t + read_noise_sigma_us(g_t, g_programmed_us, t_s, p) * z, 0.0f);
+}
+
+// One read at time t without read noise.
+ANALOGTORCH_HD float read_noiseless_us(float g_programmed_us, float nu, float t_s, const DriftParams& p) {
+  return drifted_us(g_programmed_us, nu, t_s, p.t0_s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Closed-loop programming (program-and-verify), PHYSICS.md section 1, after Ambrogio et al. 2018.
+// ---------------------------------------------------------------------------------------------
+
+struct ProgrammingParams {
+  float g_max_us;            // device range
+  float g_reset_us;          // conductance after RESET
+  float target_clip_us;      // targets are clipped here: control degrades near G_max
+  float set_step_us;         // dG0: mean partial-SET step from RESET
+  float set_step_c2c;        // cycle-to-cycle spread of a step, relative to its mean
+  float set_step_d2d;        // device-to-device spread of dG0, relative
+  float tolerance_us;        // verify tolerance
+  int max_iterations;        // verify reads per attempt
+  int max_resets;            // RESET-and-retry attempts after an overshoot
+  float approach_fraction;   // the controller aims each pulse at this fraction of the remaining error
+  float verify_delay_s;      // pulse-to-verify delay: sets the verify read's 1/f noise
+  DriftParams read;          // read-noise law of the verify reads
+  bool read_noise;           // false: verify reads are exact
+};
+
+struct ProgrammingResult {
+  float conductance_us;
+  int pulses;      // partial-SET pulses applied (RESETs not counted)
+  int iterations;  // verify reads
+  bool converged;  // the last verify read was within tolerance
+};
+
+// The partial-SET step scale of one device, fixed for its lifetime: dG0 (1 + d2d z), floored at
+// 5% of dG0 so that no device is unprogrammable.
+ANALOGTORCH_HD float device_set_step_us(const ProgrammingParams& p, float z) {
+  return p.set_step_us * detmath::fmax_(1.0f + p.set_step_d2d * z, 0.05f);
+}
+
+// One partial-SET pulse of relative amplitude a in (0, 1]: mean dG = a dG0_dev (1 - G / G_max),
+// spread c2c of the mean, never negative (a SET pulse does not lower G).
+ANALOGTORCH_HD float partial_set_us(float g_us, float amplitude, float device_step_us, const ProgrammingParams& p,
+                                    float z) {
+  const float mean = amplitude * device_step_us * detmath::fmax_(1.0f - g_us / p.g_max_us, 0.0f);
+  const float step = mean * detmath::fmax_(1.0f + p.set_step_c2c * z, 0.0f);
+  return detmath::fmin_(g_us + step, p.g_max_us);
+}
+
+// Program-and-verify from RESET. Each iteration reads G (with the verify read's noise); within
+// tolerance it stops; below the target it applies one partial-SET pulse whose amplitude the
+// controller chooses from the nominal step (it does not know the device's own); above the target
+// (overshoot) it RESETs and starts again, at most max_resets times.
+// Draws: `pulses` for the steps, `verify` for the reads.
+ANALOGTORCH_HD ProgrammingResult program_closed_loop(float target_us, float device_step_us, const ProgrammingParams& p,
+                                                     RandomCursor& pulses, RandomCursor& verify) {
+  const float target = detmath::clamp(target_us, 0.0f, p.target_clip_us);
+  ProgrammingResult result{p.g_reset_us, 0, 0, false};
+  for (int attempt = 0; attempt <= p.max_resets; ++attempt) {
+    float g = p.g_reset_us;  // RESET
+    bool overshoot = false;
+    for (int iteration = 0; iteration < p.max_iterations; ++iteration) {
+      const float read = p.read_noise ? g + read_noise_sigma_us(g, g, p.verify_delay_s, p.read) * verify.normal() : g;
+      ++result.iterations;
+      const float error = target - read;
+      if (detmath::fabs_(error) <= p.tolerance_us) {
+        result.conductance_us = g;
+        result.converged = true;
+        return result;
+      }
+      if (error < 0.0f) {
+        overshoot = true;
+        break;
+      }
+      if (iteration + 1 == p.max_iterations) break;  // a last pulse could not be verified
+      const float nominal_full_step = p.set_step_us * detmath::fmax_(1.0f - read / p.g_max_us, 1e-3f);
+      const float amplitude = detmath::fmin_(p.approach_fraction * error / nominal_full_step, 1.0f);
+      g = partial_set_us(g, amplitude, device_step_us, p, pulses.normal());
+      ++result.pulses;
+    }
+    result.conductance_us = g;
+    if (!overshoot) break;  // out of iterations below the target: a RESET would not help
+  }
+  return result;
 }
 
 }  // namespace pcm

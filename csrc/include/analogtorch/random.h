@@ -23,9 +23,10 @@ enum class RandomStream : uint32_t {
   kDriftExponent = 2,  // per-device drift exponent nu, drawn at programming time
   kReadNoise = 3,  // 1/f read noise, fresh at every read
   kVerifyRead = 4,  // read noise of the verify reads during program-and-verify
-  kDeviceVariation = 5,  // fixed per-cell parameters (mismatch factors, thresholds)
+  kCellVariation = 5,  // fixed per-cell 3T1C parameters (up/down mismatch, read threshold)
   kCapacitorUpdate = 6,  // stochastic rounding of pulse counts, cycle-to-cycle pulse noise
   kPeriphery = 7,  // converter and output noise
+  kPcmVariation = 8,  // fixed per-device PCM parameters (partial-SET step size)
 };
 
 constexpr uint64_t kMaxRandomStep = (uint64_t{1} << 40) - 1;  // steps must fit 40 counter bits

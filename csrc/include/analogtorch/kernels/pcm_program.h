@@ -1,5 +1,6 @@
 // Element kernel of analogtorch::pcm_program, shared by the CPU loop and the CUDA grid-stride loop.
-// Bytes moved per element (open loop): 4 (target) read, 4 (G_p) + 4 (nu) written = 12.
+// Bytes moved per device: 4 (target) read; 4 (G_p) + 4 (nu) + 4 (pulses) + 4 (iterations)
+// + 1 (converged) written = 21.
 #pragma once
 
 #include <stdint.h>
@@ -10,23 +11,55 @@
 namespace analogtorch {
 namespace kernels {
 
+struct ProgrammedDevice {
+  float conductance_us;
+  float drift_nu;
+  pcm::ProgrammingResult result;
+};
+
+// Programs one PCM device (open or closed loop) and draws its drift exponent. `device` keys the
+// device's own random numbers: its fixed step size and the draws of this programming (step).
+ANALOGTORCH_HD ProgrammedDevice program_device(uint64_t device, float target_us, const pcm::ProgrammingParams& p,
+                                               bool closed_loop, uint64_t seed, uint64_t step) {
+  ProgrammedDevice out;
+  RandomCursor programming(seed, RandomStream::kProgramming, device, step);
+  if (closed_loop) {
+    RandomCursor variation(seed, RandomStream::kPcmVariation, device, 0);
+    RandomCursor verify(seed, RandomStream::kVerifyRead, device, step);
+    const float device_step = pcm::device_set_step_us(p, variation.normal());
+    out.result = pcm::program_closed_loop(target_us, device_step, p, programming, verify);
+  } else {
+    const float target = detmath::clamp(target_us, 0.0f, p.g_max_us);
+    const float g = pcm::program_open_loop_us(target, p.g_max_us, programming.normal());
+    const bool within = detmath::fabs_(g - target) <= p.tolerance_us;
+    out.result = pcm::ProgrammingResult{g, 1, 0, within};
+  }
+  out.conductance_us = out.result.conductance_us;
+  RandomCursor exponent(seed, RandomStream::kDriftExponent, device, step);
+  out.drift_nu = pcm::drift_exponent(out.conductance_us, p.g_max_us, exponent.normal());
+  return out;
+}
+
 struct PcmProgram {
-  const float* target_us;  // [n] target conductance, clipped to [0, g_max_us]
+  const float* target_us;  // [n] target conductance
   const int64_t* rng;      // [2] (seed, step)
-  float* conductance_us;   // [n] programmed conductance G_p
+  float* conductance_us;   // [n] programmed conductance G_p (as read at t0)
   float* drift_nu;         // [n] drift exponent drawn for the device
-  float g_max_us;
+  int32_t* pulses;         // [n] programming pulses applied
+  int32_t* iterations;     // [n] verify reads (0 in open loop)
+  bool* converged;         // [n] within tolerance (closed loop: by the last verify read)
+  pcm::ProgrammingParams params;
+  bool closed_loop;
 
   ANALOGTORCH_HD void operator()(int64_t i) const {
     uint64_t seed, step;
     decode_rng_state(rng, seed, step);
-    const uint64_t element = static_cast<uint64_t>(i);
-    RandomCursor programming(seed, RandomStream::kProgramming, element, step);
-    RandomCursor exponent(seed, RandomStream::kDriftExponent, element, step);
-    const float target = detmath::clamp(target_us[i], 0.0f, g_max_us);
-    const float g = pcm::program_open_loop_us(target, g_max_us, programming.normal());
-    conductance_us[i] = g;
-    drift_nu[i] = pcm::drift_exponent(g, g_max_us, exponent.normal());
+    const ProgrammedDevice device = program_device(static_cast<uint64_t>(i), target_us[i], params, closed_loop, seed, step);
+    conductance_us[i] = device.conductance_us;
+    drift_nu[i] = device.drift_nu;
+    pulses[i] = device.result.pulses;
+    iterations[i] = device.result.iterations;
+    converged[i] = device.result.converged;
   }
 };
 

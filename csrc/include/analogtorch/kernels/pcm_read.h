@@ -20,14 +20,14 @@ struct PcmRead {
   bool read_noise;
 
   ANALOGTORCH_HD void operator()(int64_t i) const {
-    float z = 0.0f;
-    if (read_noise) {
-      uint64_t seed, step;
-      decode_rng_state(rng, seed, step);
-      RandomCursor cursor(seed, RandomStream::kReadNoise, static_cast<uint64_t>(i), step);
-      z = cursor.normal();
+    if (!read_noise) {
+      out_us[i] = pcm::read_noiseless_us(conductance_us[i], drift_nu[i], time_s, params);
+      return;
     }
-    out_us[i] = pcm::read_us(conductance_us[i], drift_nu[i], time_s, params, z);
+    uint64_t seed, step;
+    decode_rng_state(rng, seed, step);
+    RandomCursor cursor(seed, RandomStream::kReadNoise, static_cast<uint64_t>(i), step);
+    out_us[i] = pcm::read_us(conductance_us[i], drift_nu[i], time_s, params, cursor.normal());
   }
 };
 

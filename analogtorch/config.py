@@ -1,0 +1,416 @@
+"""Configuration of the simulated hardware: frozen, validated dataclasses.
+
+- ``PCMDevice``: one phase-change-memory device and how it is programmed (closed-loop
+  program-and-verify or open loop), drifts and is read (PHYSICS.md sections 1 and 2).
+- ``Capacitor3T1C``: the 3-transistor-1-capacitor cell: capacitor voltage range, leakage, the read
+  curve g(V_C) and the update pulses (PHYSICS.md section 1).
+- ``UnitCell``: the 2PCM + 3T1C synapse of Ambrogio et al. 2018: the two above plus gain, transfer
+  offset, transfer interval and polarity inversion.
+- ``Periphery``: input DAC, output ADC and output noise of a crossbar read (PHYSICS.md section 3).
+
+Units are in field names (``_us`` microsiemens, ``_v`` volts, ``_s`` seconds) or, for dimensionless and
+network-unit fields, in the field's docstring. Every default cites its source on its own line:
+Ambrogio et al., Nature 558, 60-67 (2018); Joshi et al., Nat. Commun. 11, 2473 (2020); or "no public
+source" with the reason for the value. Construction validates every field: a wrong type raises
+``TypeError``, a bad value ``ValueError``, each message starting with the field's name. ints are
+accepted for float fields and stored as float. Use ``replace(config, field=value)`` to derive a changed
+copy; it validates again.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field, replace
+
+__all__ = ["Capacitor3T1C", "PCMDevice", "Periphery", "UnitCell", "replace"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation helpers. Each takes the config and a field name, checks the field, stores the
+# normalised value (ints given for floats become floats) and returns it.
+# ---------------------------------------------------------------------------------------------
+
+
+def _store(config: object, name: str, value: object) -> None:
+    object.__setattr__(config, name, value)  # the dataclasses are frozen
+
+
+def _number(config: object, name: str) -> float:
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    _store(config, name, value)
+    return value
+
+
+def _in_range(
+    config: object,
+    name: str,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """A finite float in the interval from low to high (closed ends unless *_open)."""
+    value = _number(config, name)
+    above = value > low if low_open else value >= low
+    below = value < high if high_open else value <= high
+    if not (math.isfinite(value) and above and below):
+        if math.isfinite(low) and math.isfinite(high):
+            bounds = f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        elif math.isfinite(low):
+            bounds = f" {'>' if low_open else '>='} {low:g}"
+        elif math.isfinite(high):
+            bounds = f" {'<' if high_open else '<='} {high:g}"
+        else:
+            bounds = ""
+        raise ValueError(f"{name}: expected a finite number{bounds}, got {value!r}")
+    return value
+
+
+def _finite(config: object, name: str) -> float:
+    return _in_range(config, name)
+
+
+def _finite_positive(config: object, name: str) -> float:
+    return _in_range(config, name, 0.0, low_open=True)
+
+
+def _finite_nonnegative(config: object, name: str) -> float:
+    return _in_range(config, name, 0.0)
+
+
+def _int_in_range(config: object, name: str, low: int, high: int | None = None) -> int:
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        bounds = f"in [{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{name}: expected an int {bounds}, got {value}")
+    _store(config, name, value)
+    return value
+
+
+def _converter_bits(config: object, name: str) -> int:
+    """0 (converter off) or 2..24 bits: a signed converter needs at least one level per side."""
+    value = _int_in_range(config, name, 0, 24)
+    _require(value != 1, name, "expected 0 (off) or an int in [2, 24], got 1")
+    return value
+
+
+def _boolean(config: object, name: str) -> bool:
+    value = getattr(config, name)
+    if not isinstance(value, bool):
+        raise TypeError(f"{name}: expected a bool, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _choice(config: object, name: str, choices: tuple[str, ...]) -> str:
+    value = getattr(config, name)
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected a str, one of {choices}, got {type(value).__name__} {value!r}")
+    if value not in choices:
+        raise ValueError(f"{name}: expected one of {choices}, got {value!r}")
+    return value
+
+
+def _instance(config: object, name: str, cls: type) -> None:
+    value = getattr(config, name)
+    if not isinstance(value, cls):
+        raise TypeError(f"{name}: expected a {cls.__name__}, got {type(value).__name__}")
+
+
+def _require(condition: bool, name: str, message: str) -> None:
+    """A cross-field check: ValueError naming the field when the condition fails."""
+    if not condition:
+        raise ValueError(f"{name}: {message}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The configurations
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PCMDevice:
+    """One phase-change-memory device: programming, drift and read (PHYSICS.md sections 1 and 2).
+
+    Closed-loop programming starts from RESET (``g_reset_us``) and applies partial-SET pulses of mean
+    ``set_step_us * (1 - G / g_max_us)``, reading G after each pulse, until G is within
+    ``verify_tolerance_us`` of the target (targets clipped at ``target_clip_us``). Open-loop programming
+    is one shot with the programming noise of Joshi et al. 2020.
+    """
+
+    g_max_us: float = 25.0  # no public source: PHYSICS.md assumption; the scale of the Joshi et al. 2020 laws
+    """Saturation conductance G_max: partial-SET steps shrink to zero as G nears it; scales the noise laws."""
+
+    g_reset_us: float = 0.1  # no public source: PHYSICS.md assumption, a RESET device conducts almost nothing
+    """Conductance of a device after RESET, where programming starts."""
+
+    target_clip_us: float = 20.0  # no public source: PHYSICS.md, closed-loop control degrades above about 20 uS
+    """Programming targets are clipped to this; must satisfy g_reset_us < target_clip_us <= g_max_us."""
+
+    programming: str = "closed_loop"  # Ambrogio et al. 2018: transfers program the PCM by program-and-verify
+    """``"closed_loop"`` (iterative program-and-verify) or ``"open_loop"`` (one shot, Joshi et al. 2020 noise)."""
+
+    set_step_us: float = 2.0  # no public source: PHYSICS.md assumption
+    """dG0: mean conductance step of one partial-SET pulse from RESET; the mean is dG0 * (1 - G / g_max_us)."""
+
+    set_step_c2c: float = 0.5  # no public source: PHYSICS.md assumption ("about half the mean")
+    """Cycle-to-cycle spread of a step, as a fraction of its mean (dimensionless, >= 0)."""
+
+    set_step_d2d: float = 0.2  # no public source: PHYSICS.md assumption
+    """Device-to-device spread of dG0, as a fraction of set_step_us (dimensionless, in [0, 1))."""
+
+    verify_tolerance_us: float = 0.5  # no public source: PHYSICS.md assumption
+    """Programming stops once |G - target| <= this; an overshoot beyond it means RESET and retry."""
+
+    max_iterations: int = 20  # no public source: PHYSICS.md assumption
+    """Most program-and-verify iterations (verify reads, each followed by a pulse if short) per attempt (>= 1)."""
+
+    max_resets: int = 2  # no public source: PHYSICS.md assumption
+    """Most RESET-and-restart retries after an overshoot (>= 0)."""
+
+    approach_fraction: float = 0.5  # no public source: usual program-and-verify; rare overshoots at 50% c2c
+    """Each pulse aims at this fraction of the remaining error, capped at a full pulse (dimensionless, in (0, 1])."""
+
+    verify_delay_s: float = 1e-6  # no public source: a verify read follows its pulse within about a microsecond
+    """Time between a pulse and its verify read; sets the 1/f noise of that read."""
+
+    t0_s: float = 20.0  # Joshi et al. 2020
+    """Drift reference time t0: G(t) = G_p (t / t0)^-nu."""
+
+    t_read_s: float = 250e-9  # Joshi et al. 2020
+    """Read duration t_r in the 1/f read-noise law."""
+
+    drift: bool = True  # Joshi et al. 2020: programmed PCM drifts
+    """Whether programmed conductances drift with time."""
+
+    read_noise: bool = True  # Joshi et al. 2020: every PCM read carries 1/f noise
+    """Whether every read adds fresh 1/f read noise."""
+
+    def __post_init__(self) -> None:
+        g_max = _finite_positive(self, "g_max_us")
+        g_reset = _finite_nonnegative(self, "g_reset_us")
+        clip = _finite_positive(self, "target_clip_us")
+        _choice(self, "programming", ("closed_loop", "open_loop"))
+        _finite_positive(self, "set_step_us")
+        _finite_nonnegative(self, "set_step_c2c")
+        _in_range(self, "set_step_d2d", 0.0, 1.0, high_open=True)
+        _finite_positive(self, "verify_tolerance_us")
+        _int_in_range(self, "max_iterations", 1)
+        _int_in_range(self, "max_resets", 0)
+        _in_range(self, "approach_fraction", 0.0, 1.0, low_open=True)
+        _finite_positive(self, "verify_delay_s")
+        _finite_positive(self, "t0_s")
+        _finite_positive(self, "t_read_s")
+        _boolean(self, "drift")
+        _boolean(self, "read_noise")
+
+        _require(g_reset < g_max, "g_reset_us", f"expected < g_max_us ({g_max!r}), got {g_reset!r}")
+        _require(
+            g_reset < clip <= g_max,
+            "target_clip_us",
+            f"expected g_reset_us ({g_reset!r}) < target_clip_us <= g_max_us ({g_max!r}), got {clip!r}",
+        )
+
+
+@dataclass(frozen=True)
+class Capacitor3T1C:
+    """The 3T1C cell: capacitor voltage V_C, its leakage, read curve and update pulses (PHYSICS.md section 1).
+
+    Read curve: g(V_C) = k * max(V_C - V_T, 0)^2 in uS, V_T drawn per cell around ``v_t_v``. Each pulse
+    moves V_C by ``dv_pulse_v`` times a per-cell up or down factor N(1, mismatch_sigma) times
+    (1 + c2c_sigma N(0, 1)); the step is constant over the range and falls to zero within
+    ``rail_margin_v`` of the rail it moves toward (unless ``soft_bounds``). Between steps V_C relaxes
+    toward ``v_leak_v`` with time constant ``tau_s``.
+    """
+
+    v_min_v: float = 0.0  # no public source: PHYSICS.md assumption, the rails of a 1 V supply
+    """Lower rail of V_C."""
+
+    v_max_v: float = 1.0  # no public source: PHYSICS.md assumption, the rails of a 1 V supply
+    """Upper rail of V_C."""
+
+    v_init_v: float = 0.5  # Ambrogio et al. 2018 (PHYSICS.md section 1): V_C is re-initialised to 0.5 V
+    """V_C at construction and after every transfer; must lie strictly between the rails."""
+
+    v_leak_v: float = 0.8  # Ambrogio et al. 2018 (PHYSICS.md section 1)
+    """Voltage V_C leaks toward; within the rails."""
+
+    tau_s: float = 1.0  # no public source: PHYSICS.md assumption (no confirmed value)
+    """Leakage time constant: V_C <- v_leak + (V_C - v_leak) exp(-dt / tau)."""
+
+    seconds_per_example_s: float = 1e-6  # Ambrogio et al. 2018's projected hardware pace (PHYSICS.md: an assumption)
+    """Simulated time per training example; a step's leakage time dt is this times the examples in it."""
+
+    v_t_v: float = 0.3  # no public source: PHYSICS.md assumption, gives g(0.5 V) ~ 0.9 uS, g(1 V) ~ 10.8 uS
+    """Nominal threshold voltage V_T of the read transistor; must be below v_init_v."""
+
+    v_t_sigma_v: float = 0.02  # no public source: PHYSICS.md assumption
+    """Per-cell standard deviation of V_T."""
+
+    k_us_per_v2: float = 22.0  # no public source: PHYSICS.md assumption, gives g(0.5 V) ~ 0.9 uS, g(1 V) ~ 10.8 uS
+    """Read-curve gain k in uS / V^2."""
+
+    dv_pulse_v: float = 0.004  # no public source: PHYSICS.md assumption
+    """Nominal V_C change of one pulse."""
+
+    mismatch_sigma: float = 0.1  # no public source: PHYSICS.md assumption (transistor mismatch)
+    """Per-cell up and down step factors are each N(1, mismatch_sigma), fixed at construction (dimensionless)."""
+
+    c2c_sigma: float = 0.1  # no public source: PHYSICS.md assumption
+    """Per-pulse relative spread: each step is multiplied by (1 + c2c_sigma N(0, 1)) (dimensionless)."""
+
+    rail_margin_v: float = 0.05  # no public source: PHYSICS.md assumption (the paper reports near-linear updates)
+    """The step falls to zero only within this distance of the rail it moves toward."""
+
+    soft_bounds: bool = False  # Ambrogio et al. 2018 report near-linear updates; soft bounds are a study option
+    """Whether the step shrinks across the whole range (soft bounds) instead of only near the rails."""
+
+    max_pulses: int = 15  # no public source: a 4-bit pulse counter
+    """Most pulses per cell per update step (in [1, 127])."""
+
+    def __post_init__(self) -> None:
+        v_min = _finite(self, "v_min_v")
+        v_max = _finite(self, "v_max_v")
+        v_init = _finite(self, "v_init_v")
+        v_leak = _finite(self, "v_leak_v")
+        _finite_positive(self, "tau_s")
+        _finite_positive(self, "seconds_per_example_s")
+        v_t = _finite(self, "v_t_v")
+        _finite_nonnegative(self, "v_t_sigma_v")
+        _finite_positive(self, "k_us_per_v2")
+        dv = _finite_positive(self, "dv_pulse_v")
+        _finite_nonnegative(self, "mismatch_sigma")
+        _finite_nonnegative(self, "c2c_sigma")
+        margin = _finite_positive(self, "rail_margin_v")
+        _boolean(self, "soft_bounds")
+        _int_in_range(self, "max_pulses", 1, 127)
+
+        span = v_max - v_min
+        _require(v_min < v_max, "v_max_v", f"expected > v_min_v ({v_min!r}), got {v_max!r}")
+        _require(
+            v_min < v_init < v_max,
+            "v_init_v",
+            f"expected v_min_v ({v_min!r}) < v_init_v < v_max_v ({v_max!r}), got {v_init!r}",
+        )
+        _require(
+            v_min <= v_leak <= v_max,
+            "v_leak_v",
+            f"expected within the rails [{v_min!r}, {v_max!r}], got {v_leak!r}",
+        )
+        # With v_t_v >= v_init_v the read curve is flat at v_init_v: g_shared and dg_per_pulse_us would be 0.
+        _require(v_t < v_init, "v_t_v", f"expected < v_init_v ({v_init!r}), got {v_t!r}")
+        _require(dv < span, "dv_pulse_v", f"expected < v_max_v - v_min_v ({span!r}), got {dv!r}")
+        # Each direction needs some range with the full step.
+        half = span / 2.0
+        _require(margin < half, "rail_margin_v", f"expected < (v_max_v - v_min_v) / 2 ({half!r}), got {margin!r}")
+
+    def read_conductance_us(self, v_c_v: float, v_t_v: float | None = None) -> float:
+        """The read curve g(V_C) = k * max(V_C - V_T, 0)^2 in uS (PHYSICS.md section 1).
+
+        Args:
+            v_c_v: capacitor voltage V_C in volts.
+            v_t_v: threshold voltage in volts of this cell; the nominal ``self.v_t_v`` by default.
+        """
+        v_t = self.v_t_v if v_t_v is None else float(v_t_v)
+        return self.k_us_per_v2 * max(float(v_c_v) - v_t, 0.0) ** 2
+
+    @property
+    def g_shared_us(self) -> float:
+        """Reference conductance g_shared: the read curve at v_init_v with the nominal V_T (about 0.88 uS)."""
+        return self.read_conductance_us(self.v_init_v)
+
+    @property
+    def dg_per_pulse_us(self) -> float:
+        """Nominal conductance change of one up pulse at v_init_v: 2 k (v_init - v_t) dv_pulse_v, in uS.
+
+        The slope of the read curve at v_init_v times the nominal step; converts requested weight
+        changes into pulse counts.
+        """
+        return 2.0 * self.k_us_per_v2 * (self.v_init_v - self.v_t_v) * self.dv_pulse_v
+
+
+@dataclass(frozen=True)
+class UnitCell:
+    """The 2PCM + 3T1C synapse of Ambrogio et al. 2018 (PHYSICS.md section 1).
+
+    W_uS = gain_f * (G+ - G-) + p * (g(V_C) - g_shared), p = +-1 flipped at every transfer when
+    ``polarity_inversion``. Every ``transfer_every`` examples the weight moves into the PCM pair, whose
+    target leaves the capacitor pair ``offset_us`` of room in its easy (growing) direction.
+    """
+
+    pcm: PCMDevice = field(default_factory=PCMDevice)
+    """The two PCM devices G+ and G- of the cell."""
+
+    capacitor: Capacitor3T1C = field(default_factory=Capacitor3T1C)
+    """The 3T1C cell and its shared reference."""
+
+    gain_f: float = 3.0  # no public source: PHYSICS.md, F is not confirmed from the paper
+    """F: gain of the PCM pair over the capacitor pair (dimensionless)."""
+
+    offset_us: float = 2.0  # Ambrogio et al. 2018 transfer rule (value as in PHYSICS.md section 1)
+    """Transfer offset: the PCM target leaves the capacitor this much room in the direction of the next polarity."""
+
+    transfer_every: int = 8000  # Ambrogio et al. 2018 (MNIST)
+    """Training examples between transfers of the weight into the PCM pair (>= 1)."""
+
+    polarity_inversion: bool = True  # Ambrogio et al. 2018 (also IBM patent US 11,074,499)
+    """Whether the capacitor pair's polarity p flips at every transfer, cancelling its up/down asymmetry."""
+
+    weight_range_fraction: float = 0.5  # no public source: PHYSICS.md "Network-unit mapping", about half the range
+    """Fraction of the PCM pair's range that a layer's initial weights use; sets scale_uS_per_unit (in (0, 1])."""
+
+    def __post_init__(self) -> None:
+        _instance(self, "pcm", PCMDevice)
+        _instance(self, "capacitor", Capacitor3T1C)
+        _finite_positive(self, "gain_f")
+        offset = _finite_nonnegative(self, "offset_us")
+        _int_in_range(self, "transfer_every", 1)
+        _boolean(self, "polarity_inversion")
+        _in_range(self, "weight_range_fraction", 0.0, 1.0, low_open=True)
+
+        # A target inside the offset leaves the PCM reset and the capacitor carrying up to offset_us.
+        cap = self.capacitor
+        swing = cap.read_conductance_us(cap.v_max_v) - cap.g_shared_us
+        _require(
+            offset <= swing,
+            "offset_us",
+            f"expected <= the capacitor's upward swing g(v_max_v) - g_shared_us ({swing:.4g} uS), got {offset!r}",
+        )
+
+
+@dataclass(frozen=True)
+class Periphery:
+    """Converters and noise around every crossbar read (PHYSICS.md section 3)."""
+
+    in_bits: int = 8  # Joshi et al. 2020 (8-bit DAC)
+    """Input DAC resolution in bits; 0 turns quantisation off, else in [1, 24]."""
+
+    in_bound: float = 1.0  # PHYSICS.md section 3: inputs scaled to [-1, 1]; no public source for another scale
+    """Inputs are scaled to [-in_bound, in_bound] (network units)."""
+
+    out_bits: int = 8  # Joshi et al. 2020 (8-bit ADC)
+    """Output ADC resolution in bits; 0 turns quantisation off, else in [1, 24]."""
+
+    out_bound: float = 10.0  # no public source: leaves headroom for typical layer outputs
+    """Outputs are clipped to [-out_bound, out_bound] (network units)."""
+
+    out_noise: float = 0.0  # no public source: off by default (Joshi et al. 2020 train with 0.04, PHYSICS.md section 4)
+    """Standard deviation of additive Gaussian output noise, relative to out_bound (dimensionless, >= 0)."""
+
+    backward_like_forward: bool = True  # PHYSICS.md section 3: the transposed read is the same array
+    """Whether the backward (transposed) read sees the same noise and limits as the forward read."""
+
+    def __post_init__(self) -> None:
+        _converter_bits(self, "in_bits")
+        _finite_positive(self, "in_bound")
+        _converter_bits(self, "out_bits")
+        _finite_positive(self, "out_bound")
+        _finite_nonnegative(self, "out_noise")
+        _boolean(self, "backward_like_forward")

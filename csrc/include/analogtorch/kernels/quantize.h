@@ -1,0 +1,52 @@
+// Element kernels of analogtorch::quantize (DAC/ADC with output noise) and its straight-through
+// backward. PHYSICS.md section 3.
+#pragma once
+
+#include <stdint.h>
+
+#include "analogtorch/detmath.h"
+#include "analogtorch/random.h"
+
+namespace analogtorch {
+namespace kernels {
+
+// y = Q(clip(x + noise_std * bound * z, -bound, bound)), Q rounding to 2^(bits-1) - 1 levels per
+// side (bits = 0: no rounding). Bytes per element: 4 read, 4 written.
+struct Quantize {
+  const float* x;
+  const int64_t* rng;
+  float* y;
+  float bound;
+  float noise_std;  // relative to bound
+  float step;       // bound / (2^(bits-1) - 1); 0 = no rounding
+
+  ANALOGTORCH_HD void operator()(int64_t i) const {
+    float value = x[i];
+    if (detmath::is_nan(value)) {  // propagate, as torch.clamp does, rather than clip to a rail
+      y[i] = value;
+      return;
+    }
+    if (noise_std > 0.0f) {
+      uint64_t seed, counter_step;
+      decode_rng_state(rng, seed, counter_step);
+      RandomCursor cursor(seed, RandomStream::kPeriphery, static_cast<uint64_t>(i), counter_step);
+      value += noise_std * bound * cursor.normal();
+    }
+    value = detmath::clamp(value, -bound, bound);
+    if (step > 0.0f) value = step * detmath::floor(value / step + 0.5f);
+    y[i] = value;
+  }
+};
+
+// Straight-through: the gradient passes where the input lay within the converter's range.
+struct QuantizeBackward {
+  const float* grad_y;
+  const float* x;
+  float* grad_x;
+  float bound;
+
+  ANALOGTORCH_HD void operator()(int64_t i) const { grad_x[i] = detmath::fabs_(x[i]) <= bound ? grad_y[i] : 0.0f; }
+};
+
+}  // namespace kernels
+}  // namespace analogtorch

@@ -1,0 +1,128 @@
+// Host side of the 3T1C ops for any backend: checks, allocation, launch.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/empty_like.h>
+
+#include <cmath>
+#include <tuple>
+#include <vector>
+
+#include "../checks.h"
+#include "../params.h"
+#include "analogtorch/kernels/capacitor.h"
+
+namespace analogtorch {
+namespace impl {
+
+template <typename Backend>
+at::Tensor cell_variation(const at::Tensor& rng, c10::IntArrayRef shape) {
+  checks::on_device_type(rng, "rng", Backend::kDeviceType);
+  checks::rng_state(rng, rng, "rng");
+  for (const int64_t size : shape) TORCH_CHECK(size >= 0, "shape: expected sizes >= 0, got ", shape);
+  const typename Backend::DeviceGuard device_guard(rng.device());
+  std::vector<int64_t> sizes(shape.begin(), shape.end());
+  sizes.push_back(capacitor::kVariationFields);
+  at::Tensor variation = at::empty(sizes, rng.options().dtype(at::kChar));
+  const at::Tensor rng_state = rng.contiguous();
+  const kernels::CellVariation kernel{rng_state.const_data_ptr<int64_t>(), variation.mutable_data_ptr<int8_t>()};
+  Backend::for_each(variation.numel() / capacitor::kVariationFields, kernel);
+  return variation;
+}
+
+inline void check_update_args(const at::Tensor& v_c, const at::Tensor& variation, const at::Tensor& delta_w_us,
+                              const at::Tensor& rng, int64_t polarity) {
+  checks::float32(v_c, "v_c");
+  checks::cell_variation(variation, v_c, "v_c");
+  checks::cell_state(delta_w_us, "delta_w_us", v_c, "v_c");
+  checks::rng_state(rng, v_c, "v_c");
+  checks::polarity(polarity, "polarity");
+  checks::finite_values(delta_w_us, "delta_w_us");
+}
+
+template <typename Backend>
+std::tuple<at::Tensor, at::Tensor> capacitor_update(const at::Tensor& v_c, const at::Tensor& variation,
+                                                    const at::Tensor& delta_w_us, const at::Tensor& rng,
+                                                    int64_t polarity, c10::ArrayRef<double> capacitor_params) {
+  checks::on_device_type(v_c, "v_c", Backend::kDeviceType);
+  check_update_args(v_c, variation, delta_w_us, rng, polarity);
+  const capacitor::Params params = params::capacitor(capacitor_params);
+  const typename Backend::DeviceGuard device_guard(v_c.device());
+  const at::Tensor v_in = v_c.contiguous(), var = variation.contiguous(), delta = delta_w_us.contiguous();
+  const at::Tensor rng_state = rng.contiguous();
+  at::Tensor v_out = at::empty_like(v_in, at::MemoryFormat::Contiguous);
+  at::Tensor pulses = at::empty_like(v_out, v_out.options().dtype(at::kChar));
+  const kernels::CapacitorUpdate kernel{v_in.const_data_ptr<float>(),      var.const_data_ptr<int8_t>(),
+                                        delta.const_data_ptr<float>(),     rng_state.const_data_ptr<int64_t>(),
+                                        v_out.mutable_data_ptr<float>(),   pulses.mutable_data_ptr<int8_t>(),
+                                        params,                            static_cast<int>(polarity)};
+  Backend::for_each(v_in.numel(), kernel);
+  return {v_out, pulses};
+}
+
+inline void check_leak_args(const at::Tensor& v_c, double elapsed_s, double tau_s, double v_leak_v) {
+  checks::float32(v_c, "v_c");
+  checks::non_negative(elapsed_s, "elapsed_s");
+  checks::positive(tau_s, "tau_s");
+  checks::finite_scalar(v_leak_v, "v_leak_v");
+}
+
+template <typename Backend>
+at::Tensor capacitor_leak(const at::Tensor& v_c, double elapsed_s, double tau_s, double v_leak_v) {
+  checks::on_device_type(v_c, "v_c", Backend::kDeviceType);
+  check_leak_args(v_c, elapsed_s, tau_s, v_leak_v);
+  const typename Backend::DeviceGuard device_guard(v_c.device());
+  const at::Tensor v_in = v_c.contiguous();
+  at::Tensor v_out = at::empty_like(v_in, at::MemoryFormat::Contiguous);
+  const kernels::CapacitorLeak kernel{v_in.const_data_ptr<float>(), v_out.mutable_data_ptr<float>(),
+                                      capacitor::leak_decay(static_cast<float>(elapsed_s), static_cast<float>(tau_s)),
+                                      static_cast<float>(v_leak_v)};
+  Backend::for_each(v_in.numel(), kernel);
+  return v_out;
+}
+
+// In place on v_c and weight (both must be contiguous: they are the layer's own state).
+template <typename Backend>
+at::Tensor capacitor_step_(at::Tensor& v_c, at::Tensor& weight, const at::Tensor& g_plus_us,
+                           const at::Tensor& g_minus_us, const at::Tensor& variation, const at::Tensor& delta_w_us,
+                           const at::Tensor& rng, int64_t polarity, c10::ArrayRef<double> capacitor_params,
+                           double elapsed_s, double tau_s, double v_leak_v, double gain_f, double g_shared_us,
+                           double scale_us_per_unit) {
+  checks::on_device_type(v_c, "v_c", Backend::kDeviceType);
+  check_update_args(v_c, variation, delta_w_us, rng, polarity);
+  check_leak_args(v_c, elapsed_s, tau_s, v_leak_v);
+  checks::cell_state(weight, "weight", v_c, "v_c");
+  checks::cell_state(g_plus_us, "g_plus_us", v_c, "v_c");
+  checks::cell_state(g_minus_us, "g_minus_us", v_c, "v_c");
+  TORCH_CHECK(v_c.is_contiguous(), "v_c: expected a contiguous tensor (it is updated in place)");
+  TORCH_CHECK(weight.is_contiguous(), "weight: expected a contiguous tensor (it is updated in place)");
+  checks::positive(gain_f, "gain_f");
+  checks::finite_scalar(g_shared_us, "g_shared_us");
+  checks::positive(scale_us_per_unit, "scale_us_per_unit");
+  const capacitor::Params params = params::capacitor(capacitor_params);
+  const typename Backend::DeviceGuard device_guard(v_c.device());
+  const at::Tensor g_plus = g_plus_us.contiguous(), g_minus = g_minus_us.contiguous();
+  const at::Tensor var = variation.contiguous(), delta = delta_w_us.contiguous(), rng_state = rng.contiguous();
+  at::Tensor pulses = at::empty_like(v_c, v_c.options().dtype(at::kChar));
+  const kernels::CapacitorStep kernel{v_c.mutable_data_ptr<float>(),
+                                      weight.mutable_data_ptr<float>(),
+                                      g_plus.const_data_ptr<float>(),
+                                      g_minus.const_data_ptr<float>(),
+                                      var.const_data_ptr<int8_t>(),
+                                      delta.const_data_ptr<float>(),
+                                      rng_state.const_data_ptr<int64_t>(),
+                                      pulses.mutable_data_ptr<int8_t>(),
+                                      params,
+                                      static_cast<int>(polarity),
+                                      capacitor::leak_decay(static_cast<float>(elapsed_s), static_cast<float>(tau_s)),
+                                      static_cast<float>(v_leak_v),
+                                      static_cast<float>(gain_f),
+                                      static_cast<float>(g_shared_us),
+                                      static_cast<float>(scale_us_per_unit)};
+  Backend::for_each(v_c.numel(), kernel);
+  return pulses;
+}
+
+}  // namespace impl
+}  // namespace analogtorch

@@ -1,0 +1,69 @@
+// Host side of the PCM ops for any backend: checks, allocation, launch.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty_like.h>
+
+#include <tuple>
+
+#include "../checks.h"
+#include "../params.h"
+#include "analogtorch/kernels/pcm_program.h"
+#include "analogtorch/kernels/pcm_read.h"
+
+namespace analogtorch {
+namespace impl {
+
+template <typename Backend>
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> pcm_program(const at::Tensor& target_us,
+                                                                                   const at::Tensor& rng,
+                                                                                   c10::ArrayRef<double> pcm_params,
+                                                                                   bool closed_loop) {
+  checks::on_device_type(target_us, "target_us", Backend::kDeviceType);
+  checks::pcm_program_args(target_us, rng);
+  const pcm::ProgrammingParams params = params::programming(pcm_params);
+  const typename Backend::DeviceGuard device_guard(target_us.device());
+  const at::Tensor target = target_us.contiguous();
+  const at::Tensor rng_state = rng.contiguous();
+  at::Tensor conductance = at::empty_like(target, at::MemoryFormat::Contiguous);
+  at::Tensor nu = at::empty_like(conductance);
+  at::Tensor pulses = at::empty_like(conductance, conductance.options().dtype(at::kInt));
+  at::Tensor iterations = at::empty_like(pulses);
+  at::Tensor converged = at::empty_like(conductance, conductance.options().dtype(at::kBool));
+  const kernels::PcmProgram kernel{target.const_data_ptr<float>(),
+                                   rng_state.const_data_ptr<int64_t>(),
+                                   conductance.mutable_data_ptr<float>(),
+                                   nu.mutable_data_ptr<float>(),
+                                   pulses.mutable_data_ptr<int32_t>(),
+                                   iterations.mutable_data_ptr<int32_t>(),
+                                   converged.mutable_data_ptr<bool>(),
+                                   params,
+                                   closed_loop};
+  Backend::for_each(target.numel(), kernel);
+  return {conductance, nu, pulses, iterations, converged};
+}
+
+template <typename Backend>
+at::Tensor pcm_read(const at::Tensor& conductance_us, const at::Tensor& drift_nu, const at::Tensor& rng,
+                    double time_s, double g_max_us, double t0_s, double t_read_s, bool read_noise) {
+  checks::on_device_type(conductance_us, "conductance_us", Backend::kDeviceType);
+  checks::pcm_read_args(conductance_us, drift_nu, rng, time_s, g_max_us, t0_s, t_read_s);
+  const typename Backend::DeviceGuard device_guard(conductance_us.device());
+  const at::Tensor conductance = conductance_us.contiguous();
+  const at::Tensor nu = drift_nu.contiguous();
+  const at::Tensor rng_state = rng.contiguous();
+  at::Tensor out = at::empty_like(conductance, at::MemoryFormat::Contiguous);
+  const kernels::PcmRead kernel{
+      conductance.const_data_ptr<float>(),
+      nu.const_data_ptr<float>(),
+      rng_state.const_data_ptr<int64_t>(),
+      out.mutable_data_ptr<float>(),
+      {static_cast<float>(g_max_us), static_cast<float>(t0_s), static_cast<float>(t_read_s)},
+      static_cast<float>(time_s),
+      read_noise};
+  Backend::for_each(conductance.numel(), kernel);
+  return out;
+}
+
+}  // namespace impl
+}  // namespace analogtorch

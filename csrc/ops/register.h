@@ -1,0 +1,31 @@
+// Registers every op's kernel for one backend. Included once per backend (csrc/cpu/, cuda/), so the
+// list of ops lives in one place.
+#pragma once
+
+#include <torch/library.h>
+
+#include "capacitor_ops.h"
+#include "converter_ops.h"
+#include "pcm_ops.h"
+#include "unit_cell_ops.h"
+
+namespace analogtorch {
+namespace impl {
+
+template <typename Backend>
+void register_kernels(torch::Library& m) {
+  m.impl("pcm_program", &pcm_program<Backend>);
+  m.impl("pcm_read", &pcm_read<Backend>);
+  m.impl("cell_variation", &cell_variation<Backend>);
+  m.impl("capacitor_update", &capacitor_update<Backend>);
+  m.impl("capacitor_leak", &capacitor_leak<Backend>);
+  m.impl("capacitor_step_", &capacitor_step_<Backend>);
+  m.impl("unit_cell_weight", &unit_cell_weight<Backend>);
+  m.impl("unit_cell_weight_backward", &unit_cell_weight_backward<Backend>);
+  m.impl("transfer", &transfer<Backend>);
+  m.impl("quantize", &quantize<Backend>);
+  m.impl("quantize_backward", &quantize_backward<Backend>);
+}
+
+}  // namespace impl
+}  // namespace analogtorch
