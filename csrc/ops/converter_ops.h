@@ -5,6 +5,7 @@
 #include <ATen/ops/empty_like.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "../checks.h"
 #include "analogtorch/kernels/quantize.h"
@@ -27,10 +28,16 @@ at::Tensor quantize(const at::Tensor& x, const at::Tensor& rng, int64_t bits, do
   // A signed converter of `bits` bits has 2^(bits-1) - 1 levels on each side of zero.
   const float step =
       bits == 0 ? 0.0f : static_cast<float>(bound / static_cast<double>((int64_t{1} << (bits - 1)) - 1));
-  const kernels::Quantize kernel{input.const_data_ptr<float>(), rng_state.const_data_ptr<int64_t>(),
-                                 y.mutable_data_ptr<float>(), static_cast<float>(bound),
-                                 static_cast<float>(noise_std), step};
-  Backend::for_each(input.numel(), kernel);
+  const auto launch = [&](auto noise) {
+    const kernels::Quantize<decltype(noise)::value> kernel{input.const_data_ptr<float>(),
+                                                           rng_state.const_data_ptr<int64_t>(),
+                                                           y.mutable_data_ptr<float>(),
+                                                           static_cast<float>(bound),
+                                                           static_cast<float>(noise_std),
+                                                           step};
+    Backend::for_each(input.numel(), kernel);
+  };
+  noise_std > 0.0 ? launch(std::true_type{}) : launch(std::false_type{});
   return y;
 }
 

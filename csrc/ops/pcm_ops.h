@@ -5,6 +5,7 @@
 #include <ATen/ops/empty_like.h>
 
 #include <tuple>
+#include <type_traits>
 
 #include "../checks.h"
 #include "../params.h"
@@ -30,16 +31,18 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> pcm_progr
   at::Tensor pulses = at::empty_like(conductance, conductance.options().dtype(at::kInt));
   at::Tensor iterations = at::empty_like(pulses);
   at::Tensor converged = at::empty_like(conductance, conductance.options().dtype(at::kBool));
-  const kernels::PcmProgram kernel{target.const_data_ptr<float>(),
-                                   rng_state.const_data_ptr<int64_t>(),
-                                   conductance.mutable_data_ptr<float>(),
-                                   nu.mutable_data_ptr<float>(),
-                                   pulses.mutable_data_ptr<int32_t>(),
-                                   iterations.mutable_data_ptr<int32_t>(),
-                                   converged.mutable_data_ptr<bool>(),
-                                   params,
-                                   closed_loop};
-  Backend::for_each(target.numel(), kernel);
+  const auto launch = [&](auto closed) {
+    const kernels::PcmProgram<decltype(closed)::value> kernel{target.const_data_ptr<float>(),
+                                                              rng_state.const_data_ptr<int64_t>(),
+                                                              conductance.mutable_data_ptr<float>(),
+                                                              nu.mutable_data_ptr<float>(),
+                                                              pulses.mutable_data_ptr<int32_t>(),
+                                                              iterations.mutable_data_ptr<int32_t>(),
+                                                              converged.mutable_data_ptr<bool>(),
+                                                              params};
+    Backend::for_each(target.numel(), kernel);
+  };
+  closed_loop ? launch(std::true_type{}) : launch(std::false_type{});
   return {conductance, nu, pulses, iterations, converged};
 }
 
@@ -53,15 +56,17 @@ at::Tensor pcm_read(const at::Tensor& conductance_us, const at::Tensor& drift_nu
   const at::Tensor nu = drift_nu.contiguous();
   const at::Tensor rng_state = rng.contiguous();
   at::Tensor out = at::empty_like(conductance, at::MemoryFormat::Contiguous);
-  const kernels::PcmRead kernel{
-      conductance.const_data_ptr<float>(),
-      nu.const_data_ptr<float>(),
-      rng_state.const_data_ptr<int64_t>(),
-      out.mutable_data_ptr<float>(),
-      {static_cast<float>(g_max_us), static_cast<float>(t0_s), static_cast<float>(t_read_s)},
-      static_cast<float>(time_s),
-      read_noise};
-  Backend::for_each(conductance.numel(), kernel);
+  const auto launch = [&](auto noise) {
+    const kernels::PcmRead<decltype(noise)::value> kernel{
+        conductance.const_data_ptr<float>(),
+        nu.const_data_ptr<float>(),
+        rng_state.const_data_ptr<int64_t>(),
+        out.mutable_data_ptr<float>(),
+        {static_cast<float>(g_max_us), static_cast<float>(t0_s), static_cast<float>(t_read_s)},
+        static_cast<float>(time_s)};
+    Backend::for_each(conductance.numel(), kernel);
+  };
+  read_noise ? launch(std::true_type{}) : launch(std::false_type{});
   return out;
 }
 

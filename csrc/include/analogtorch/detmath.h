@@ -70,26 +70,26 @@ ANALOGTORCH_HD float floor(float x) {
 #endif
 }
 
+// Nearest integer, halves rounded up, for |x| < 2^23 (exact; truncating conversion, vectorisable).
+ANALOGTORCH_HD float round_half_up(float x) {
+  const float shifted = x + 0.5f;
+  const float truncated = static_cast<float>(static_cast<int32_t>(shifted));
+  return truncated > shifted ? truncated - 1.0f : truncated;  // truncation rounds negatives up
+}
+
 // Natural logarithm. log(0) = -inf, log(x < 0) = NaN, log(inf) = inf.
+// Written without branches (special cases are selects) so that the CPU loops vectorise.
 ANALOGTORCH_HD float log(float x) {
-  if (is_nan(x) || x < 0.0f) return quiet_nan();
-  if (x == 0.0f) return -infinity();
-  if (x == infinity()) return infinity();
-  int exponent_bias = 0;
-  if (x < 1.17549435e-38f) {  // subnormal: scale into the normal range first (exact)
-    x *= 8388608.0f;          // 2^23
-    exponent_bias = -23;
-  }
-  // x = m * 2^e with m in [sqrt(1/2), sqrt(2)), so that f = m - 1 is small.
-  uint32_t bits = float_bits(x);
-  int e = static_cast<int>((bits >> 23) & 0xffu) - 127;
-  bits = (bits & 0x007fffffu) | 0x3f800000u;  // m in [1, 2)
-  float m = bits_float(bits);
-  if (m > 1.41421356f) {
-    m *= 0.5f;
-    e += 1;
-  }
-  e += exponent_bias;
+  // Subnormals are scaled into the normal range first (exact).
+  const bool subnormal = x < 1.17549435e-38f;
+  const float scaled = subnormal ? x * 8388608.0f : x;  // 2^23
+  // x = m * 2^e with m in [sqrt(1/2), sqrt(2)), so that s below is small.
+  const uint32_t bits = float_bits(scaled);
+  int e = static_cast<int>((bits >> 23) & 0xffu) - 127 - (subnormal ? 23 : 0);
+  float m = bits_float((bits & 0x007fffffu) | 0x3f800000u);  // m in [1, 2)
+  const bool high = m > 1.41421356f;
+  m = high ? m * 0.5f : m;
+  e = high ? e + 1 : e;
   // log(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.1716: the odd series to s^11 is
   // exact to float precision (next term < 1e-9 relative).
   const float s = (m - 1.0f) / (m + 1.0f);
@@ -101,17 +101,19 @@ ANALOGTORCH_HD float log(float x) {
   series = series * s2 + 1.0f / 3.0f;
   const float log_m = 2.0f * s + 2.0f * s * (s2 * series);
   const float ef = static_cast<float>(e);
-  return (ef * kLn2Hi + log_m) + ef * kLn2Lo;
+  float result = (ef * kLn2Hi + log_m) + ef * kLn2Lo;
+  result = x == infinity() ? infinity() : result;
+  result = x == 0.0f ? -infinity() : result;
+  return (x < 0.0f || is_nan(x)) ? quiet_nan() : result;
 }
 
-// Exponential. Underflows to 0 below -103.9, overflows to inf above 88.72.
+// Exponential. Underflows to 0 below -103.97, overflows to inf above 88.72. Branch-free.
 ANALOGTORCH_HD float exp(float x) {
-  if (is_nan(x)) return x;
-  if (x > 88.7228394f) return infinity();
-  if (x < -103.972076f) return 0.0f;
+  const float xc = clamp(x, -103.972076f, 88.7228394f);
   // x = k ln2 + r with |r| <= ln2 / 2; exp(r) by its Taylor series to r^8 (error < 1e-9 relative).
-  float k = static_cast<float>(static_cast<int>(x * kLog2e + (x < 0.0f ? -0.5f : 0.5f)));
-  const float r = (x - k * kLn2Hi) - k * kLn2Lo;
+  const int ki = static_cast<int>(xc * kLog2e + (xc < 0.0f ? -0.5f : 0.5f));
+  const float k = static_cast<float>(ki);
+  const float r = (xc - k * kLn2Hi) - k * kLn2Lo;
   float p = 1.0f / 40320.0f;
   p = p * r + 1.0f / 5040.0f;
   p = p * r + 1.0f / 720.0f;
@@ -121,24 +123,20 @@ ANALOGTORCH_HD float exp(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  // Scale by 2^k in two exact steps so that results near the subnormal range are not lost.
-  int ki = static_cast<int>(k);
-  if (ki < -126) {
-    p *= bits_float(static_cast<uint32_t>(-126 + 127) << 23);
-    ki += 126;
-    return p * bits_float(static_cast<uint32_t>(ki + 127) << 23);
-  }
-  if (ki > 127) {
-    p *= 2.0f;
-    ki -= 1;
-  }
-  return p * bits_float(static_cast<uint32_t>(ki + 127) << 23);
+  // Scale by 2^k as 2^a 2^b with a in [-126, 127] and b in [-24, 1], both normal powers of two, so
+  // that results near the subnormal range and at the top of the range are not lost.
+  const int a = ki < -126 ? -126 : (ki > 127 ? 127 : ki);
+  const int b = ki - a;
+  float result = (p * bits_float(static_cast<uint32_t>(a + 127) << 23)) * bits_float(static_cast<uint32_t>(b + 127) << 23);
+  result = x > 88.7228394f ? infinity() : result;
+  result = x < -103.972076f ? 0.0f : result;
+  return is_nan(x) ? x : result;
 }
 
-// x^y for x > 0 (x = 0 gives 0 for y > 0 and inf for y < 0).
+// x^y for x >= 0 (x = 0 gives 0 for y > 0, 1 for y = 0 and inf for y < 0).
 ANALOGTORCH_HD float pow_pos(float x, float y) {
-  if (x == 0.0f) return y > 0.0f ? 0.0f : (y == 0.0f ? 1.0f : infinity());
-  return exp(y * log(x));
+  const float result = exp(y * log(x));
+  return x == 0.0f ? (y > 0.0f ? 0.0f : (y == 0.0f ? 1.0f : infinity())) : result;
 }
 
 // sin(2 pi u) and cos(2 pi u) for u in [0, 1).
@@ -163,12 +161,12 @@ ANALOGTORCH_HD void sincos_2pi(float u, float& sin_out, float& cos_out) {
   cp = cp * a2 + 1.0f / 24.0f;
   cp = cp * a2 - 0.5f;
   const float cos_a = 1.0f + a2 * cp;
-  switch (quadrant) {
-    case 0: sin_out = sin_a; cos_out = cos_a; break;
-    case 1: sin_out = cos_a; cos_out = -sin_a; break;
-    case 2: sin_out = -sin_a; cos_out = -cos_a; break;
-    default: sin_out = -cos_a; cos_out = sin_a; break;
-  }
+  // Rotate by the quadrant (selects rather than a switch, so that loops vectorise).
+  const bool odd = (quadrant & 1) != 0;
+  const float sin_base = odd ? cos_a : sin_a;
+  const float cos_base = odd ? sin_a : cos_a;
+  sin_out = (quadrant >= 2) ? -sin_base : sin_base;
+  cos_out = (quadrant == 1 || quadrant == 2) ? -cos_base : cos_base;
 }
 
 }  // namespace detmath

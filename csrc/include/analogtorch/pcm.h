@@ -41,8 +41,8 @@ ANALOGTORCH_HD float drift_exponent(float g_programmed_us, float g_max_us, float
 
 // Drift: G(t) = G_p (t / t0)^-nu. G_p is the conductance read at t0, so G(t) = G_p for t <= t0.
 ANALOGTORCH_HD float drifted_us(float g_programmed_us, float nu, float t_s, float t0_s) {
-  if (t_s <= t0_s) return g_programmed_us;
-  return g_programmed_us * detmath::exp(-nu * detmath::log(t_s / t0_s));
+  const float drifted = g_programmed_us * detmath::exp(-nu * detmath::log(t_s / t0_s));
+  return t_s <= t0_s ? g_programmed_us : drifted;
 }
 
 // Standard deviation of the 1/f read noise at time t:

@@ -38,23 +38,43 @@ ANALOGTORCH_HD void decode_rng_state(const int64_t* rng, uint64_t& seed, uint64_
   step = static_cast<uint64_t>(rng[1]) & kMaxRandomStep;
 }
 
-// Uniform in (0, 1] from 32 random bits: never 0, so log(u) is finite.
+// Uniform in (0, 1) from the top 24 bits, centred in its bin: never 0, so log(u) is finite
+// (Box-Muller tails reach 5.9 sigma). Signed 24-bit conversion: exact and vectorisable.
 ANALOGTORCH_HD float uniform_open0(uint32_t bits) {
-  return static_cast<float>(bits) * 2.3283064365386963e-10f + 1.1641532182693481e-10f;
+  return (static_cast<float>(static_cast<int32_t>(bits >> 8)) + 0.5f) * 5.9604644775390625e-08f;
 }
 
 // Uniform in [0, 1) with 24 bits of resolution (every value exactly representable).
 ANALOGTORCH_HD float uniform_closed0(uint32_t bits) {
-  return static_cast<float>(bits >> 8) * 5.9604644775390625e-08f;
+  return static_cast<float>(static_cast<int32_t>(bits >> 8)) * 5.9604644775390625e-08f;
 }
 
-// Box-Muller: two standard normals from two 32-bit words (tails reach 6.7 sigma).
+// Box-Muller: two standard normals from two 32-bit words (tails reach 5.9 sigma).
 ANALOGTORCH_HD void box_muller(uint32_t bits_radius, uint32_t bits_angle, float& z0, float& z1) {
   const float radius = detmath::sqrt(-2.0f * detmath::log(uniform_open0(bits_radius)));
   float s, c;
   detmath::sincos_2pi(uniform_closed0(bits_angle), s, c);
   z0 = radius * c;
   z1 = radius * s;
+}
+
+// The first Philox block of (seed, stream, element, step): straight-line code, for kernels that
+// need at most four words (or two normals) per element, so that their CPU loops vectorise.
+ANALOGTORCH_HD Philox4x32Block random_block(uint64_t seed, RandomStream stream, uint64_t element, uint64_t step) {
+  Philox4x32Block counter;
+  counter.v[0] = static_cast<uint32_t>(element);
+  counter.v[1] = static_cast<uint32_t>(element >> 32);
+  counter.v[2] = static_cast<uint32_t>(step);
+  counter.v[3] = (static_cast<uint32_t>(step >> 32) & 0xffu) | (static_cast<uint32_t>(stream) << 24);
+  return philox4x32(counter, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+}
+
+// One standard normal: the first normal a RandomCursor of the same key would give.
+ANALOGTORCH_HD float standard_normal(uint64_t seed, RandomStream stream, uint64_t element, uint64_t step) {
+  const Philox4x32Block block = random_block(seed, stream, element, step);
+  float z0, z1;
+  box_muller(block.v[0], block.v[1], z0, z1);
+  return z0;
 }
 
 // Sequential draws for one (seed, stream, element, step). Cheap to construct; holds one block.
@@ -94,7 +114,7 @@ class RandomCursor {
     counter.v[1] = static_cast<uint32_t>(element_ >> 32);
     counter.v[2] = static_cast<uint32_t>(step_);
     counter.v[3] = (static_cast<uint32_t>(step_ >> 32) & 0xffu) | ((block_index_ & 0xffffu) << 8) |
-                   (stream_ << 24);
+                   (stream_ << 24);  // block 0 is random_block()
     block_ = philox4x32(counter, key0_, key1_);
     ++block_index_;
     used_ = 0;

@@ -19,10 +19,16 @@ struct CellVariation {
   ANALOGTORCH_HD void operator()(int64_t i) const {
     uint64_t seed, step;
     decode_rng_state(rng, seed, step);
-    RandomCursor cursor(seed, RandomStream::kCellVariation, static_cast<uint64_t>(i), step);
-    for (int field = 0; field < capacitor::kVariationFields; ++field) {
-      variation[i * capacitor::kVariationFields + field] = capacitor::quantize_standard_normal(cursor.normal());
-    }
+    // One block's four words give two Box-Muller pairs: up and down from the first, the
+    // threshold from the second.
+    const Philox4x32Block block = random_block(seed, RandomStream::kCellVariation, static_cast<uint64_t>(i), step);
+    float up, down, threshold, unused;
+    box_muller(block.v[0], block.v[1], up, down);
+    box_muller(block.v[2], block.v[3], threshold, unused);
+    int8_t* out = variation + i * capacitor::kVariationFields;
+    out[0] = capacitor::quantize_standard_normal(up);
+    out[1] = capacitor::quantize_standard_normal(down);
+    out[2] = capacitor::quantize_standard_normal(threshold);
   }
 };
 

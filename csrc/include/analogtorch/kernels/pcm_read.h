@@ -10,6 +10,7 @@
 namespace analogtorch {
 namespace kernels {
 
+template <bool kReadNoise>
 struct PcmRead {
   const float* conductance_us;  // [n] programmed conductance G_p
   const float* drift_nu;        // [n] drift exponent per device
@@ -17,17 +18,16 @@ struct PcmRead {
   float* out_us;                // [n] conductance read at time_s
   pcm::DriftParams params;
   float time_s;
-  bool read_noise;
 
   ANALOGTORCH_HD void operator()(int64_t i) const {
-    if (!read_noise) {
+    if constexpr (kReadNoise) {
+      uint64_t seed, step;
+      decode_rng_state(rng, seed, step);
+      const float z = standard_normal(seed, RandomStream::kReadNoise, static_cast<uint64_t>(i), step);
+      out_us[i] = pcm::read_us(conductance_us[i], drift_nu[i], time_s, params, z);
+    } else {
       out_us[i] = pcm::read_noiseless_us(conductance_us[i], drift_nu[i], time_s, params);
-      return;
     }
-    uint64_t seed, step;
-    decode_rng_state(rng, seed, step);
-    RandomCursor cursor(seed, RandomStream::kReadNoise, static_cast<uint64_t>(i), step);
-    out_us[i] = pcm::read_us(conductance_us[i], drift_nu[i], time_s, params, cursor.normal());
   }
 };
 

@@ -12,6 +12,7 @@ namespace kernels {
 
 // y = Q(clip(x + noise_std * bound * z, -bound, bound)), Q rounding to 2^(bits-1) - 1 levels per
 // side (bits = 0: no rounding). Bytes per element: 4 read, 4 written.
+template <bool kNoise>
 struct Quantize {
   const float* x;
   const int64_t* rng;
@@ -22,19 +23,14 @@ struct Quantize {
 
   ANALOGTORCH_HD void operator()(int64_t i) const {
     float value = x[i];
-    if (detmath::is_nan(value)) {  // propagate, as torch.clamp does, rather than clip to a rail
-      y[i] = value;
-      return;
-    }
-    if (noise_std > 0.0f) {
+    if constexpr (kNoise) {
       uint64_t seed, counter_step;
       decode_rng_state(rng, seed, counter_step);
-      RandomCursor cursor(seed, RandomStream::kPeriphery, static_cast<uint64_t>(i), counter_step);
-      value += noise_std * bound * cursor.normal();
+      value += noise_std * bound * standard_normal(seed, RandomStream::kPeriphery, static_cast<uint64_t>(i), counter_step);
     }
-    value = detmath::clamp(value, -bound, bound);
-    if (step > 0.0f) value = step * detmath::floor(value / step + 0.5f);
-    y[i] = value;
+    const float clipped = detmath::clamp(value, -bound, bound);
+    const float rounded = step > 0.0f ? step * detmath::round_half_up(clipped / step) : clipped;
+    y[i] = detmath::is_nan(value) ? value : rounded;  // NaN propagates, as in torch.clamp
   }
 };
 
