@@ -84,6 +84,8 @@ def _extensions() -> list:
     # -fno-trapping-math and -fno-math-errno change no result; they let the element loops vectorise.
     cxx_flags = ["-O0", "-g"] if debug else ["-O3"]
     cxx_flags += ["-ffp-contract=off", "-fno-trapping-math", "-fno-math-errno", "-fvisibility=hidden"]
+    # at::parallel_for is inline OpenMP: without -fopenmp the CPU kernels would run on one thread.
+    cxx_flags += ["-fopenmp"]
     include_dirs = [os.path.join(ROOT, "csrc", "include")]
 
     cpu_sources = ["csrc/ops.cpp", "csrc/python_module.cpp"] + _sources("csrc/cpu/*.cpp")
@@ -93,6 +95,7 @@ def _extensions() -> list:
             cpu_sources,
             include_dirs=include_dirs,
             extra_compile_args={"cxx": cxx_flags},
+            extra_link_args=["-fopenmp"],
         )
     ]
     if not _want_cuda():

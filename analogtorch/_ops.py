@@ -405,6 +405,15 @@ def _check_cell_state(tensor: torch.Tensor, name: str, ref: torch.Tensor, ref_na
     _check_same_shape(tensor, name, ref, ref_name)
 
 
+def _check_like(tensor: torch.Tensor, name: str, ref: torch.Tensor, ref_name: str) -> None:
+    torch._check(
+        tensor.dtype == ref.dtype,
+        lambda: f"{name}: expected the dtype of {ref_name}, got {tensor.dtype} ({ref_name} is {ref.dtype})",
+    )
+    _check_same_device(tensor, name, ref, ref_name)
+    _check_same_shape(tensor, name, ref, ref_name)
+
+
 def _check_rng(rng: torch.Tensor, ref: torch.Tensor, ref_name: str) -> None:
     torch._check(rng.dtype == torch.int64, lambda: f"rng: expected an int64 tensor (seed, step), got {rng.dtype}")
     torch._check(rng.shape == (2,), lambda: f"rng: expected shape [2] (seed, step), got {list(rng.shape)}")
@@ -476,8 +485,8 @@ def _capacitor_step_fake(v_c, weight, g_plus_us, g_minus_us, variation, delta_w_
 @torch.library.register_fake("analogtorch::unit_cell_weight")
 def _unit_cell_weight_fake(g_plus_us, g_minus_us, v_c, variation, polarity, capacitor_params, *scalars):
     _check_dtype(g_plus_us, "g_plus_us", torch.float32, torch.float64)
-    _check_cell_state(g_minus_us, "g_minus_us", g_plus_us, "g_plus_us")
-    _check_cell_state(v_c, "v_c", g_plus_us, "g_plus_us")
+    _check_like(g_minus_us, "g_minus_us", g_plus_us, "g_plus_us")
+    _check_like(v_c, "v_c", g_plus_us, "g_plus_us")
     _check_variation(variation, g_plus_us, "g_plus_us")
     return _empty(g_plus_us)
 
@@ -485,7 +494,7 @@ def _unit_cell_weight_fake(g_plus_us, g_minus_us, v_c, variation, polarity, capa
 @torch.library.register_fake("analogtorch::unit_cell_weight_backward")
 def _unit_cell_weight_backward_fake(grad_weight, v_c, variation, polarity, capacitor_params, gain_f, scale):
     _check_dtype(grad_weight, "grad_weight", torch.float32, torch.float64)
-    _check_cell_state(v_c, "v_c", grad_weight, "grad_weight")
+    _check_like(v_c, "v_c", grad_weight, "grad_weight")
     _check_variation(variation, grad_weight, "grad_weight")
     return _empty(grad_weight), _empty(grad_weight), _empty(grad_weight)
 

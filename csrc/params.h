@@ -68,6 +68,7 @@ inline pcm::ProgrammingParams programming(c10::ArrayRef<double> values) {
   p.read.t0_s = static_cast<float>(r.positive(11, "t0_s"));
   p.read.t_read_s = static_cast<float>(r.positive(12, "t_read_s"));
   p.read_noise = r.integer(13, "read_noise", 0, 1) == 1;
+  p.verify_time = pcm::read_time(p.verify_delay_s, p.read);
   TORCH_CHECK(p.g_reset_us < p.target_clip_us && p.target_clip_us <= p.g_max_us,
               "pcm_params: expected g_reset_us < target_clip_us <= g_max_us, got ", p.g_reset_us, ", ",
               p.target_clip_us, ", ", p.g_max_us);
@@ -92,7 +93,7 @@ inline capacitor::Params capacitor(c10::ArrayRef<double> values) {
   p.c2c_sigma = static_cast<float>(r.non_negative(8, "c2c_sigma"));
   p.rail_margin_v = static_cast<float>(r.positive(9, "rail_margin_v"));
   p.soft_bounds = r.integer(10, "soft_bounds", 0, 1) == 1;
-  p.max_pulses = r.integer(11, "max_pulses", 0, 127);
+  p.max_pulses = r.integer(11, "max_pulses", 1, 127);
   p.dg_per_pulse_us = static_cast<float>(r.positive(12, "dg_per_pulse_us"));
   TORCH_CHECK(p.v_min_v < p.v_init_v && p.v_init_v < p.v_max_v,
               "capacitor_params: expected v_min_v < v_init_v < v_max_v, got ", p.v_min_v, ", ", p.v_init_v, ", ",

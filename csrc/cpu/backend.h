@@ -9,6 +9,15 @@
 
 namespace analogtorch {
 
+// One thread's share of the elements. flatten: every call inside is inlined, so that the loop body
+// is straight-line code that GCC can vectorise. A local copy of the kernel: its pointers cannot
+// alias the outputs, so they stay in registers.
+template <typename ElementKernel>
+[[gnu::flatten]] void run_elements(const ElementKernel& kernel, int64_t begin, int64_t end) {
+  const ElementKernel local = kernel;
+  for (int64_t i = begin; i < end; ++i) local(i);
+}
+
 struct CpuBackend {
   static constexpr c10::DeviceType kDeviceType = c10::DeviceType::CPU;
 
@@ -21,12 +30,7 @@ struct CpuBackend {
 
   template <typename ElementKernel>
   static void for_each(int64_t n, const ElementKernel& kernel) {
-    at::parallel_for(0, n, kGrainSize, [&kernel](int64_t begin, int64_t end) {
-      // A local copy: its pointers cannot alias the outputs, so the compiler keeps them in
-      // registers and can vectorise the loop (the element kernels are branch-free where they can be).
-      const ElementKernel local = kernel;
-      for (int64_t i = begin; i < end; ++i) local(i);
-    });
+    at::parallel_for(0, n, kGrainSize, [&kernel](int64_t begin, int64_t end) { run_elements(kernel, begin, end); });
   }
 };
 

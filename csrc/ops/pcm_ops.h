@@ -62,8 +62,9 @@ at::Tensor pcm_read(const at::Tensor& conductance_us, const at::Tensor& drift_nu
         nu.const_data_ptr<float>(),
         rng_state.const_data_ptr<int64_t>(),
         out.mutable_data_ptr<float>(),
-        {static_cast<float>(g_max_us), static_cast<float>(t0_s), static_cast<float>(t_read_s)},
-        static_cast<float>(time_s)};
+        pcm::read_time(static_cast<float>(time_s), {static_cast<float>(g_max_us), static_cast<float>(t0_s),
+                                                     static_cast<float>(t_read_s)}),
+        static_cast<float>(g_max_us)};
     Backend::for_each(conductance.numel(), kernel);
   };
   read_noise ? launch(std::true_type{}) : launch(std::false_type{});

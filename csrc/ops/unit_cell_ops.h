@@ -22,8 +22,8 @@ inline void check_floating(const at::Tensor& t, const char* name) {
 }
 
 inline void check_like(const at::Tensor& t, const char* name, const at::Tensor& ref, const char* ref_name) {
-  TORCH_CHECK(t.scalar_type() == ref.scalar_type(), name, ": expected the dtype of ", ref_name, " (",
-              ref.scalar_type(), "), got ", t.scalar_type());
+  TORCH_CHECK(t.scalar_type() == ref.scalar_type(), name, ": expected the dtype of ", ref_name, ", got ",
+              t.scalar_type(), " (", ref_name, " is ", ref.scalar_type(), ")");
   checks::same_device(t, name, ref, ref_name);
   checks::same_shape(t, name, ref, ref_name);
 }
@@ -143,7 +143,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
                                  static_cast<float>(offset_us),
                                  static_cast<int>(polarity),
                                  static_cast<int>(next_polarity),
-                                 static_cast<float>(time_since_programming_s),
+                                 pcm::read_time(static_cast<float>(time_since_programming_s), programming.read),
                                  closed_loop,
                                  read_noise};
   Backend::for_each(g_plus.numel(), kernel);

@@ -257,6 +257,12 @@ def test_leak_follows_the_exponential_relaxation(tau_s, v_leak_v):
     assert (ops.capacitor_leak(v, 1e30, tau_s, v_leak_v) == v_leak_v).all()  # fully relaxed
 
 
+def test_leak_with_a_tau_below_float32_range_stays_finite():
+    v = torch.tensor([0.2, 0.9])
+    out = ops.capacitor_leak(v, 0.0, tau_s=1e-50)  # accepted: tau_s > 0
+    assert torch.isfinite(out).all(), f"capacitor_leak(v, 0.0, tau_s=1e-50) returned {out.tolist()}"
+
+
 def test_leak_approaches_v_leak_monotonically():
     v0 = torch.linspace(0.0, 1.0, 10_001)
     v = v0

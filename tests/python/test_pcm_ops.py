@@ -269,3 +269,13 @@ def test_device_to_device_step_spread_is_fixed_per_device():
     a = ops.pcm_program(target, analogtorch.make_rng_state(36, step=1), pcm).pulses.float()
     b = ops.pcm_program(target, analogtorch.make_rng_state(36, step=2), pcm).pulses.float()
     assert np.corrcoef(a.numpy(), b.numpy())[0, 1] > 0.9
+
+
+def test_a_saved_and_loaded_rng_state_repeats_the_draws(tmp_path):
+    rng = analogtorch.make_rng_state(2**40 + 17, step=123)
+    g, nu, *_ = ops.pcm_program(torch.rand(10_000) * 12, rng)
+    path = tmp_path / "rng.pt"
+    torch.save({"rng": rng}, path)
+    loaded = torch.load(path, weights_only=True)["rng"]
+    assert torch.equal(ops.pcm_read(g, nu, rng, 3600.0), ops.pcm_read(g, nu, loaded, 3600.0))
+    assert torch.equal(ops.pcm_program(g, rng).conductance_us, ops.pcm_program(g, loaded).conductance_us)

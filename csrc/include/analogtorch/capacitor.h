@@ -101,7 +101,10 @@ ANALOGTORCH_HD float apply_pulses(float v_c_v, int n, const Cell& cell, const Pa
 // Leakage: V_C relaxes toward V_leak, V_C <- V_leak + (V_C - V_leak) exp(-dt / tau).
 ANALOGTORCH_HD float leak(float v_c_v, float decay, float v_leak_v) { return v_leak_v + (v_c_v - v_leak_v) * decay; }
 
-ANALOGTORCH_HD float leak_decay(float elapsed_s, float tau_s) { return detmath::exp(-elapsed_s / tau_s); }
+// exp(-elapsed / tau); no time elapsed is no decay, even for a tau that underflows float32.
+ANALOGTORCH_HD float leak_decay(float elapsed_s, float tau_s) {
+  return elapsed_s > 0.0f ? detmath::exp(-elapsed_s / tau_s) : 1.0f;
+}
 
 }  // namespace capacitor
 }  // namespace analogtorch

@@ -49,7 +49,8 @@ ANALOGTORCH_HD bool is_nan(float x) { return x != x; }
 ANALOGTORCH_HD bool is_finite(float x) { return (float_bits(x) & 0x7f800000u) != 0x7f800000u; }
 ANALOGTORCH_HD float fmin_(float a, float b) { return a < b ? a : b; }
 ANALOGTORCH_HD float fmax_(float a, float b) { return a > b ? a : b; }
-ANALOGTORCH_HD float fabs_(float x) { return bits_float(float_bits(x) & 0x7fffffffu); }
+// |x| as a select (fabs(-0) = +0): a bit mask applied to a loaded value stops GCC vectorising.
+ANALOGTORCH_HD float fabs_(float x) { return x > -x ? x : -x; }
 ANALOGTORCH_HD float clamp(float x, float lo, float hi) { return fmin_(fmax_(x, lo), hi); }
 
 // Correctly rounded square root (IEEE 754 requires it on both sides).
@@ -77,14 +78,16 @@ ANALOGTORCH_HD float round_half_up(float x) {
   return truncated > shifted ? truncated - 1.0f : truncated;  // truncation rounds negatives up
 }
 
-// Natural logarithm. log(0) = -inf, log(x < 0) = NaN, log(inf) = inf.
-// Written without branches (special cases are selects) so that the CPU loops vectorise.
+// Natural logarithm. log(+-0) = -inf, log(x < 0) = NaN, log(inf) = inf.
+// Branch-free, and special cases are classified from the bit pattern rather than by float
+// comparisons: both keep GCC vectorising the loops that call it.
 ANALOGTORCH_HD float log(float x) {
+  const uint32_t raw = float_bits(x);
+  const uint32_t magnitude = raw & 0x7fffffffu;
   // Subnormals are scaled into the normal range first (exact).
-  const bool subnormal = x < 1.17549435e-38f;
-  const float scaled = subnormal ? x * 8388608.0f : x;  // 2^23
+  const bool subnormal = magnitude < 0x00800000u;
+  const uint32_t bits = float_bits(subnormal ? x * 8388608.0f : x);  // 2^23
   // x = m * 2^e with m in [sqrt(1/2), sqrt(2)), so that s below is small.
-  const uint32_t bits = float_bits(scaled);
   int e = static_cast<int>((bits >> 23) & 0xffu) - 127 - (subnormal ? 23 : 0);
   float m = bits_float((bits & 0x007fffffu) | 0x3f800000u);  // m in [1, 2)
   const bool high = m > 1.41421356f;
@@ -102,9 +105,10 @@ ANALOGTORCH_HD float log(float x) {
   const float log_m = 2.0f * s + 2.0f * s * (s2 * series);
   const float ef = static_cast<float>(e);
   float result = (ef * kLn2Hi + log_m) + ef * kLn2Lo;
-  result = x == infinity() ? infinity() : result;
-  result = x == 0.0f ? -infinity() : result;
-  return (x < 0.0f || is_nan(x)) ? quiet_nan() : result;
+  result = magnitude == 0x7f800000u ? infinity() : result;  // +inf (-inf is caught below)
+  result = magnitude == 0u ? -infinity() : result;
+  const bool negative = (raw >> 31) != 0u && magnitude != 0u;
+  return (magnitude > 0x7f800000u || negative) ? quiet_nan() : result;
 }
 
 // Exponential. Underflows to 0 below -103.97, overflows to inf above 88.72. Branch-free.
@@ -133,11 +137,8 @@ ANALOGTORCH_HD float exp(float x) {
   return is_nan(x) ? x : result;
 }
 
-// x^y for x >= 0 (x = 0 gives 0 for y > 0, 1 for y = 0 and inf for y < 0).
-ANALOGTORCH_HD float pow_pos(float x, float y) {
-  const float result = exp(y * log(x));
-  return x == 0.0f ? (y > 0.0f ? 0.0f : (y == 0.0f ? 1.0f : infinity())) : result;
-}
+// x^y for x >= 0 and y > 0 (0^y = 0 follows from log(0) = -inf and exp(-inf) = 0).
+ANALOGTORCH_HD float pow_pos(float x, float y) { return exp(y * log(x)); }
 
 // sin(2 pi u) and cos(2 pi u) for u in [0, 1).
 ANALOGTORCH_HD void sincos_2pi(float u, float& sin_out, float& cos_out) {

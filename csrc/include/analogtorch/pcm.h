@@ -39,33 +39,39 @@ ANALOGTORCH_HD float drift_exponent(float g_programmed_us, float g_max_us, float
   return detmath::fabs_(mu + sigma * z);
 }
 
-// Drift: G(t) = G_p (t / t0)^-nu. G_p is the conductance read at t0, so G(t) = G_p for t <= t0.
-ANALOGTORCH_HD float drifted_us(float g_programmed_us, float nu, float t_s, float t0_s) {
-  const float drifted = g_programmed_us * detmath::exp(-nu * detmath::log(t_s / t0_s));
-  return t_s <= t0_s ? g_programmed_us : drifted;
+// The time-dependent factors of a read at time t, the same for every device: computed once per
+// op call (keeping loop-invariant transcendentals out of the element loops lets them vectorise).
+struct ReadTime {
+  float log_t_over_t0;  // ln(t / t0), 0 for t <= t0 (G_p is the conductance read at t0)
+  float noise_growth;   // sqrt(ln((t + t_r) / (2 t_r))), 0 for t <= t_r (no 1/f noise accumulated yet)
+};
+
+ANALOGTORCH_HD ReadTime read_time(float t_s, const DriftParams& p) {
+  ReadTime r;
+  r.log_t_over_t0 = t_s > p.t0_s ? detmath::log(t_s / p.t0_s) : 0.0f;
+  r.noise_growth = detmath::sqrt(detmath::fmax_(detmath::log((t_s + p.t_read_s) / (2.0f * p.t_read_s)), 0.0f));
+  return r;
+}
+
+// Drift: G(t) = G_p (t / t0)^-nu = G_p exp(-nu ln(t / t0)); exactly G_p for t <= t0.
+ANALOGTORCH_HD float drifted_us(float g_programmed_us, float nu, const ReadTime& r) {
+  return g_programmed_us * detmath::exp(-nu * r.log_t_over_t0);
 }
 
 // Standard deviation of the 1/f read noise at time t:
 // |G(t)| Q_s sqrt(ln((t + t_r) / (2 t_r))), Q_s = min(0.0088 / max(x_p^0.65, 1e-3), 0.2),
-// x_p = G_p / G_max. The logarithm is negative for t < t_r (no 1/f noise has accumulated yet):
-// clamp it at 0 rather than take the square root of a negative number.
-ANALOGTORCH_HD float read_noise_sigma_us(float g_t_us, float g_programmed_us, float t_s,
-                                         const DriftParams& p) {
-  const float x_p = detmath::fmax_(g_programmed_us / p.g_max_us, 0.0f);
+// x_p = G_p / G_max. The logarithm is negative for t < t_r: it is clamped at 0 (read_time).
+ANALOGTORCH_HD float read_noise_sigma_us(float g_t_us, float g_programmed_us, const ReadTime& r, float g_max_us) {
+  // x_p < 0 (invalid input) gives NaN from the power, which the max turns into 1e-3: Q_s = 0.2.
+  const float x_p = g_programmed_us / g_max_us;
   const float q_s = detmath::fmin_(0.0088f / detmath::fmax_(detmath::pow_pos(x_p, 0.65f), 1e-3f), 0.2f);
-  const float log_term = detmath::log((t_s + p.t_read_s) / (2.0f * p.t_read_s));
-  return detmath::fabs_(g_t_us) * q_s * detmath::sqrt(detmath::fmax_(log_term, 0.0f));
+  return detmath::fabs_(g_t_us) * q_s * r.noise_growth;
 }
 
 // One read at time t: drift, then fresh read noise (standard normal z), floored at 0.
-ANALOGTORCH_HD float read_us(float g_programmed_us, float nu, float t_s, const DriftParams& p, float z) {
-  const float g_t = drifted_us(g_programmed_us, nu, t_s, p.t0_s);
-  return detmath::fmax_(g_t + read_noise_sigma_us(g_t, g_programmed_us, t_s, p) * z, 0.0f);
-}
-
-// One read at time t without read noise.
-ANALOGTORCH_HD float read_noiseless_us(float g_programmed_us, float nu, float t_s, const DriftParams& p) {
-  return drifted_us(g_programmed_us, nu, t_s, p.t0_s);
+ANALOGTORCH_HD float read_us(float g_programmed_us, float nu, const ReadTime& r, float g_max_us, float z) {
+  const float g_t = drifted_us(g_programmed_us, nu, r);
+  return detmath::fmax_(g_t + read_noise_sigma_us(g_t, g_programmed_us, r, g_max_us) * z, 0.0f);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -85,6 +91,7 @@ struct ProgrammingParams {
   float approach_fraction;   // the controller aims each pulse at this fraction of the remaining error
   float verify_delay_s;      // pulse-to-verify delay: sets the verify read's 1/f noise
   DriftParams read;          // read-noise law of the verify reads
+  ReadTime verify_time;      // read_time(verify_delay_s, read), computed once
   bool read_noise;           // false: verify reads are exact
 };
 
@@ -123,7 +130,8 @@ ANALOGTORCH_HD ProgrammingResult program_closed_loop(float target_us, float devi
     float g = p.g_reset_us;  // RESET
     bool overshoot = false;
     for (int iteration = 0; iteration < p.max_iterations; ++iteration) {
-      const float read = p.read_noise ? g + read_noise_sigma_us(g, g, p.verify_delay_s, p.read) * verify.normal() : g;
+      const float read =
+          p.read_noise ? g + read_noise_sigma_us(g, g, p.verify_time, p.g_max_us) * verify.normal() : g;
       ++result.iterations;
       const float error = target - read;
       if (detmath::fabs_(error) <= p.tolerance_us) {

@@ -17,6 +17,18 @@ struct ProgrammedDevice {
   pcm::ProgrammingResult result;
 };
 
+// Open-loop programming of one device: one shot with the programming-noise law.
+ANALOGTORCH_HD float program_open_loop_device(uint64_t device, float target_us, const pcm::ProgrammingParams& p,
+                                              uint64_t seed, uint64_t step) {
+  const float target = detmath::clamp(target_us, 0.0f, p.g_max_us);
+  return pcm::program_open_loop_us(target, p.g_max_us, standard_normal(seed, RandomStream::kProgramming, device, step));
+}
+
+ANALOGTORCH_HD float drift_exponent_of_device(uint64_t device, float g_us, const pcm::ProgrammingParams& p, uint64_t seed,
+                                              uint64_t step) {
+  return pcm::drift_exponent(g_us, p.g_max_us, standard_normal(seed, RandomStream::kDriftExponent, device, step));
+}
+
 // Programs one PCM device (open or closed loop) and draws its drift exponent. `device` keys the
 // device's own random numbers: its fixed step size and the draws of this programming (step).
 ANALOGTORCH_HD ProgrammedDevice program_device(uint64_t device, float target_us, const pcm::ProgrammingParams& p,
@@ -29,15 +41,12 @@ ANALOGTORCH_HD ProgrammedDevice program_device(uint64_t device, float target_us,
         pcm::device_set_step_us(p, standard_normal(seed, RandomStream::kPcmVariation, device, 0));
     out.result = pcm::program_closed_loop(target_us, device_step, p, programming, verify);
   } else {
-    const float target = detmath::clamp(target_us, 0.0f, p.g_max_us);
-    const float z = standard_normal(seed, RandomStream::kProgramming, device, step);
-    const float g = pcm::program_open_loop_us(target, p.g_max_us, z);
-    const bool within = detmath::fabs_(g - target) <= p.tolerance_us;
+    const float g = program_open_loop_device(device, target_us, p, seed, step);
+    const bool within = detmath::fabs_(g - detmath::clamp(target_us, 0.0f, p.g_max_us)) <= p.tolerance_us;
     out.result = pcm::ProgrammingResult{g, 1, 0, within};
   }
   out.conductance_us = out.result.conductance_us;
-  const float z_nu = standard_normal(seed, RandomStream::kDriftExponent, device, step);
-  out.drift_nu = pcm::drift_exponent(out.conductance_us, p.g_max_us, z_nu);
+  out.drift_nu = drift_exponent_of_device(device, out.conductance_us, p, seed, step);
   return out;
 }
 
@@ -55,12 +64,23 @@ struct PcmProgram {
   ANALOGTORCH_HD void operator()(int64_t i) const {
     uint64_t seed, step;
     decode_rng_state(rng, seed, step);
-    const ProgrammedDevice device = program_device(static_cast<uint64_t>(i), target_us[i], params, kClosedLoop, seed, step);
-    conductance_us[i] = device.conductance_us;
-    drift_nu[i] = device.drift_nu;
-    pulses[i] = device.result.pulses;
-    iterations[i] = device.result.iterations;
-    converged[i] = device.result.converged;
+    const uint64_t device = static_cast<uint64_t>(i);
+    if constexpr (kClosedLoop) {
+      const ProgrammedDevice programmed = program_device(device, target_us[i], params, true, seed, step);
+      conductance_us[i] = programmed.conductance_us;
+      drift_nu[i] = programmed.drift_nu;
+      pulses[i] = programmed.result.pulses;
+      iterations[i] = programmed.result.iterations;
+      converged[i] = programmed.result.converged;
+    } else {  // straight-line, so that the CPU loop vectorises
+      const float target = target_us[i];
+      const float g = program_open_loop_device(device, target, params, seed, step);
+      conductance_us[i] = g;
+      drift_nu[i] = drift_exponent_of_device(device, g, params, seed, step);
+      pulses[i] = 1;
+      iterations[i] = 0;
+      converged[i] = detmath::fabs_(g - detmath::clamp(target, 0.0f, params.g_max_us)) <= params.tolerance_us;
+    }
   }
 };
 

@@ -16,17 +16,17 @@ struct PcmRead {
   const float* drift_nu;        // [n] drift exponent per device
   const int64_t* rng;           // [2] (seed, step)
   float* out_us;                // [n] conductance read at time_s
-  pcm::DriftParams params;
-  float time_s;
+  pcm::ReadTime time;  // pcm::read_time(time_s, params), computed once per call
+  float g_max_us;
 
   ANALOGTORCH_HD void operator()(int64_t i) const {
     if constexpr (kReadNoise) {
       uint64_t seed, step;
       decode_rng_state(rng, seed, step);
       const float z = standard_normal(seed, RandomStream::kReadNoise, static_cast<uint64_t>(i), step);
-      out_us[i] = pcm::read_us(conductance_us[i], drift_nu[i], time_s, params, z);
+      out_us[i] = pcm::read_us(conductance_us[i], drift_nu[i], time, g_max_us, z);
     } else {
-      out_us[i] = pcm::read_noiseless_us(conductance_us[i], drift_nu[i], time_s, params);
+      out_us[i] = pcm::drifted_us(conductance_us[i], drift_nu[i], time);
     }
   }
 };

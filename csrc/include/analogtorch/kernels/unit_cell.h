@@ -88,13 +88,13 @@ struct Transfer {
   float v_init_v;
   float gain_f, g_shared_us, offset_us;
   int polarity, next_polarity;
-  float time_since_programming_s;  // sets the 1/f noise of the read of W
+  pcm::ReadTime read_time;  // of the read of W: time since the last programming
   bool closed_loop, read_noise;
 
   ANALOGTORCH_HD float read_device(uint64_t device, float g_us, uint64_t seed, uint64_t step) const {
     if (!read_noise) return g_us;
     RandomCursor cursor(seed, RandomStream::kReadNoise, device, step);
-    const float sigma = pcm::read_noise_sigma_us(g_us, g_us, time_since_programming_s, programming.read);
+    const float sigma = pcm::read_noise_sigma_us(g_us, g_us, read_time, programming.g_max_us);
     return detmath::fmax_(g_us + sigma * cursor.normal(), 0.0f);
   }
 
@@ -110,9 +110,11 @@ struct Transfer {
     const float g_cap_init = capacitor::read_conductance_us(v_init_v, v_t, curve.k_us_per_v2);
     const float target = unit_cell::transfer_target_us(w_us, g_cap_init, g_shared_us, next_polarity, offset_us);
 
+    // The partner device stays RESET and still conducts g_reset: the programmed device's target
+    // includes it, so that F (G+ - G-) = W_t.
     float targets[2] = {0.0f, 0.0f};  // G+, G- (RESET unless programmed)
     if (!unit_cell::pair_stays_reset(target, next_polarity, offset_us)) {
-      targets[target > 0.0f ? 0 : 1] = detmath::fabs_(target) / gain_f;
+      targets[target > 0.0f ? 0 : 1] = detmath::fabs_(target) / gain_f + programming.g_reset_us;
     }
     int32_t pulses = 0, iterations = 0;
     float g_out[2], nu_out[2];
