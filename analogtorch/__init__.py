@@ -1,26 +1,39 @@
 """analogtorch: train and evaluate PyTorch networks as they would run on analog in-memory hardware.
 
-The ops (``analogtorch.ops``) simulate phase-change-memory (PCM) devices and 3T1C capacitor cells
-element by element, with CPU and CUDA kernels that share one copy of each physical law and one
-counter-based random generator, so that a seed gives the same bits everywhere. The hardware is
-described by the frozen dataclasses of ``analogtorch.config``.
+- ``AnalogLinear`` / ``convert_to_analog``: layers whose weights live on simulated PCM and 3T1C
+  devices (configured by ``analogtorch.presets``), trained with ``analogtorch.optim.AnalogSGD``.
+- ``program`` / ``set_time``: deploy a trained model into PCM and let it drift.
+- ``analogtorch.ops``: the device physics as registered ops, with CPU and CUDA kernels that share
+  one copy of each law and one counter-based random generator (a seed gives the same bits everywhere).
 """
 
 from . import _ops as ops
-from . import config
+from . import config, optim, presets
 from ._ops import cuda_kernels_available, make_rng_state
 from .config import Capacitor3T1C, PCMDevice, Periphery, UnitCell
+from .inference import analog_stats, program, set_time
+from .nn import AnalogLinear, convert_to_analog, convert_to_digital
+from .presets import AnalogConfig
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnalogConfig",
+    "AnalogLinear",
     "Capacitor3T1C",
     "PCMDevice",
     "Periphery",
     "UnitCell",
     "__version__",
+    "analog_stats",
     "config",
+    "convert_to_analog",
+    "convert_to_digital",
     "cuda_kernels_available",
     "make_rng_state",
     "ops",
+    "optim",
+    "presets",
+    "program",
+    "set_time",
 ]

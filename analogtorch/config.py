@@ -390,13 +390,13 @@ class Periphery:
     """Converters and noise around every crossbar read (PHYSICS.md section 3)."""
 
     in_bits: int = 8  # Joshi et al. 2020 (8-bit DAC)
-    """Input DAC resolution in bits; 0 turns quantisation off, else in [1, 24]."""
+    """Input DAC resolution in bits; 0 turns quantisation off, else in [2, 24]."""
 
     in_bound: float = 1.0  # PHYSICS.md section 3: inputs scaled to [-1, 1]; no public source for another scale
     """Inputs are scaled to [-in_bound, in_bound] (network units)."""
 
     out_bits: int = 8  # Joshi et al. 2020 (8-bit ADC)
-    """Output ADC resolution in bits; 0 turns quantisation off, else in [1, 24]."""
+    """Output ADC resolution in bits; 0 turns quantisation off, else in [2, 24]."""
 
     out_bound: float = 10.0  # no public source: leaves headroom for typical layer outputs
     """Outputs are clipped to [-out_bound, out_bound] (network units)."""

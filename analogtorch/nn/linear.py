@@ -1,0 +1,457 @@
+"""``AnalogLinear``: a drop-in for ``nn.Linear`` whose weights live on simulated analog hardware.
+
+Modes (``AnalogConfig.mode``, see :mod:`analogtorch.presets`):
+
+- ``ideal``: exactly ``nn.Linear``.
+- ``hardware_aware``: digital master weights (any optimizer); every training forward reads them
+  as PCM would (programming noise, drift to a time sampled in the configured window, global drift
+  compensation, read noise) through the converters; gradients pass straight through the noise.
+- ``in_situ``: every weight is a 2PCM + 3T1C unit cell (Ambrogio et al. 2018). ``weight`` is the
+  cached effective weight of the cells; only ``analogtorch.optim.AnalogSGD`` changes it, through
+  capacitor pulses, leakage and periodic transfers into the PCM pair.
+
+Deployment (every mode): :meth:`AnalogLinear.program` writes the current weights into PCM pairs
+(PHYSICS.md section 2) and :meth:`AnalogLinear.set_time` moves the layer to a time after
+programming; every forward then reads the drifted devices with fresh read noise.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import _ops as ops
+from ..config import PCMDevice
+from ..presets import AnalogConfig, hardware_aware
+
+__all__ = ["AnalogLinear"]
+
+_STATE_FORMAT = 1
+_CALIBRATION_BATCH = 64
+
+
+def _converter(x: torch.Tensor, rng: torch.Tensor, bits: int, bound: float, noise: float) -> torch.Tensor:
+    """A DAC or ADC read (clip, noise, rounding) with a straight-through gradient; off when bits = 0
+    and noise = 0."""
+    if bits == 0 and noise == 0.0:
+        return x
+    return ops.quantize(x.contiguous(), rng, bits=bits, bound=bound, noise_std=noise)
+
+
+class _BackwardConverter(torch.autograd.Function):
+    """Identity forward; in the backward, the transposed read of the array hands its result (the
+    gradient of the input) through an ADC of the same kind as the forward's (PHYSICS.md section 3),
+    its range set by the gradient's largest magnitude."""
+
+    @staticmethod
+    def forward(ctx, x, rng, bits, noise):
+        ctx.save_for_backward(rng)
+        ctx.bits, ctx.noise = bits, noise
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (rng,) = ctx.saved_tensors
+        # A fresh draw for the backward read: the step's top bit separates it from forward draws.
+        backward_rng = rng.clone()
+        backward_rng[1] += 1 << 39
+        with torch.no_grad():
+            bound = grad.abs().max().clamp(min=1e-30).item()
+            grad = ops.quantize(grad.contiguous().float(), backward_rng, bits=ctx.bits, bound=bound, noise_std=ctx.noise)
+        return grad, None, None, None
+
+
+class AnalogLinear(nn.Module):
+    """``y = x W^T + b`` computed as analog hardware would (see the module docstring).
+
+    Same constructor, attributes and ``reset_parameters`` as ``nn.Linear``, plus ``config``
+    (default: :func:`analogtorch.presets.hardware_aware`). The device state is in buffers and in
+    ``get_extra_state``, so ``state_dict`` carries all of it.
+
+    Shapes: input ``[*, in_features]``, output ``[*, out_features]``.
+    """
+
+    __constants__ = ["in_features", "out_features"]
+    in_features: int
+    out_features: int
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        config: AnalogConfig | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+            if value < 0:
+                raise ValueError(f"{name}: expected an int >= 0, got {value}")
+        if config is None:
+            config = hardware_aware()
+        if not isinstance(config, AnalogConfig):
+            raise TypeError(f"config: expected an analogtorch.presets.AnalogConfig, got {type(config).__name__}")
+        if config.mode != "ideal" and dtype not in (None, torch.float32):
+            raise ValueError(f"dtype: the {config.mode} mode simulates float32 devices, got {dtype}")
+        self.in_features, self.out_features, self.config = in_features, out_features, config
+        factory = {"device": device, "dtype": dtype}
+        self.weight = nn.Parameter(torch.empty((out_features, in_features), **factory))
+        if bias:
+            self.bias = nn.Parameter(torch.empty(out_features, **factory))
+        else:
+            self.register_parameter("bias", None)
+
+        shape = (out_features, in_features)
+        state = {"device": device, "dtype": torch.float32}
+        self.register_buffer("rng_state", ops.make_rng_state(int(config.seed), device=device))
+        if config.mode == "in_situ":
+            self.register_buffer("g_plus_us", torch.empty(shape, **state))
+            self.register_buffer("g_minus_us", torch.empty(shape, **state))
+            self.register_buffer("v_c", torch.empty(shape, **state))
+            self.register_buffer("variation", torch.empty((*shape, 3), device=device, dtype=torch.int8))
+            self.weight._analog_owner = weakref.ref(self)  # AnalogSGD updates it through the devices
+        self._polarity = 1
+        self._scale_us_per_unit = 1.0
+        self._pending_examples = 0
+        self._examples_since_transfer = 0
+        self._time_since_programming_s = 0.0
+        self._counters = {"examples": 0, "updates": 0, "pulses": 0, "transfers": 0,
+                          "programming_pulses": 0, "programming_iterations": 0, "simulated_seconds": 0.0}  # fmt: skip
+        self._weight_version = -1
+        # Deployment state (program / set_time): None until programmed.
+        self._deployed: dict[str, Any] | None = None
+        self.reset_parameters()
+
+    # ------------------------------------------------------------------------------------------
+    # Initialisation
+    # ------------------------------------------------------------------------------------------
+
+    def reset_parameters(self) -> None:
+        """``nn.Linear``'s initialisation; in-situ layers then program it into their unit cells."""
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.in_features
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            nn.init.uniform_(self.bias, -bound, bound)
+        if self.config.mode == "in_situ":
+            with torch.no_grad():
+                self._program_unit_cells(self.weight.detach())
+
+    def _next_rng(self) -> torch.Tensor:
+        """The rng state for one use, then a step further: every use draws fresh numbers."""
+        state = self.rng_state.clone()
+        self.rng_state[1] += 1
+        return state
+
+    def _program_unit_cells(self, weight: torch.Tensor) -> None:
+        """Maps weights onto fresh unit cells: scale so that the largest weight uses
+        ``weight_range_fraction`` of the pair's programmable range F * target_clip_us; the device
+        on each weight's side is programmed by program-and-verify, the other stays RESET."""
+        cell = self.config.unit_cell
+        pcm, cap = cell.pcm, cell.capacitor
+        largest = weight.abs().max().item() if weight.numel() else 0.0
+        self._scale_us_per_unit = cell.weight_range_fraction * cell.gain_f * pcm.target_clip_us / max(largest, 1e-12)
+        target_us = (weight.float() * self._scale_us_per_unit / cell.gain_f).contiguous()
+        plus = ops.pcm_program(target_us.clamp(min=0) + pcm.g_reset_us, self._next_rng(), pcm)
+        minus = ops.pcm_program((-target_us).clamp(min=0) + pcm.g_reset_us, self._next_rng(), pcm)
+        positive = target_us > 0
+        reset = torch.full_like(target_us, pcm.g_reset_us)
+        self.g_plus_us.copy_(torch.where(positive, plus.conductance_us, reset))
+        self.g_minus_us.copy_(torch.where(positive, reset, minus.conductance_us))
+        self.v_c.fill_(cap.v_init_v)
+        self.variation.copy_(ops.cell_variation(self._next_rng(), target_us.shape))
+        self._polarity = 1
+        self._examples_since_transfer = 0
+        self._time_since_programming_s = 0.0
+        self._counters["programming_pulses"] += int(plus.pulses.sum() + minus.pulses.sum())
+        self._counters["programming_iterations"] += int(plus.iterations.sum() + minus.iterations.sum())
+        self._refresh_weight()
+
+    def _refresh_weight(self) -> None:
+        """Recomputes the cached effective weight from the unit cells."""
+        cell = self.config.unit_cell
+        weight = ops.unit_cell_weight(
+            self.g_plus_us, self.g_minus_us, self.v_c, self.variation, self._polarity,
+            gain_f=cell.gain_f, scale_us_per_unit=self._scale_us_per_unit, capacitor=cell.capacitor,
+        )  # fmt: skip
+        self.weight.data.copy_(weight)
+        self._weight_version = self.weight._version
+
+    # ------------------------------------------------------------------------------------------
+    # Forward
+    # ------------------------------------------------------------------------------------------
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"input: expected a Tensor, got {type(x).__name__}")
+        if x.dim() == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"input: expected shape [*, {self.in_features}], got {list(x.shape)}")
+        if self.config.mode == "ideal" and self._deployed is None:
+            return F.linear(x, self.weight, self.bias)
+        if not x.is_floating_point():
+            raise TypeError(f"input: expected a floating-point tensor, got {x.dtype}")
+        if self._deployed is not None:
+            return self._deployed_forward(x)
+        if self.config.mode == "in_situ":
+            self._check_weight_untouched()
+            if self.training:
+                self._pending_examples += x.numel() // max(self.in_features, 1)
+            return self._read(x, self.weight)
+        # hardware_aware
+        weight = self._hardware_aware_weight() if self.training else self.weight
+        return self._read(x, weight)
+
+    def _read(self, x: torch.Tensor, weight: torch.Tensor, output_scale: float | torch.Tensor = 1.0) -> torch.Tensor:
+        """One read of the array: DAC, matrix-vector products, ADC with output noise, then the
+        digital output scale and bias. The backward read sees the same converters when configured."""
+        periphery = self.config.periphery
+        rng = self._next_rng()
+        x = x.float()
+        x = _converter(x, rng, periphery.in_bits, periphery.in_bound, 0.0)
+        if periphery.backward_like_forward and torch.is_grad_enabled() and x.requires_grad:
+            x = _BackwardConverter.apply(x, rng, periphery.out_bits, periphery.out_noise)
+        y = F.linear(x, weight)
+        y = _converter(y, rng, periphery.out_bits, periphery.out_bound, periphery.out_noise)
+        if not isinstance(output_scale, float) or output_scale != 1.0:
+            y = y * output_scale
+        return y if self.bias is None else y + self.bias
+
+    def _hardware_aware_weight(self) -> torch.Tensor:
+        """The weights as PCM would hold them at a random time of the training window (PHYSICS.md
+        section 4), with a straight-through gradient to the digital weights."""
+        config = self.config
+        pcm = config.unit_cell.pcm
+        weight = self.weight
+        with torch.no_grad():
+            bound = config.weight_clip_sigmas * weight.std().item() if weight.numel() > 1 else math.inf
+            clipped = weight.detach().float().clamp(-bound, bound)
+            read = self._pcm_round_trip(clipped, pcm, self._sample_training_time())
+        # Clipping passes no gradient beyond the bound; the device noise passes it straight through.
+        return weight.clamp(-bound, bound) + (read - clipped)
+
+    def _sample_training_time(self) -> float:
+        config = self.config
+        low, high = max(config.train_time_min_s, 1e-9), max(config.train_time_max_s, 1e-9)
+        u = torch.rand((), generator=self._host_generator()).item()
+        return math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
+
+    def _host_generator(self) -> torch.Generator:
+        # Keyed by the layer's rng state, so that a seed repeats the training-time samples too.
+        seed, step = (int(v) for v in self.rng_state.tolist())
+        return torch.Generator().manual_seed((seed * 1_000_003 + step) % (2**63))
+
+    def _pcm_round_trip(self, weight: torch.Tensor, pcm: PCMDevice, time_s: float) -> torch.Tensor:
+        """Programs weights into PCM pairs (open loop or closed loop, per ``pcm``) and reads them
+        ``time_s`` later, with global drift compensation."""
+        largest = weight.abs().max().item() if weight.numel() else 0.0
+        range_us = pcm.target_clip_us if pcm.programming == "closed_loop" else pcm.g_max_us
+        scale = range_us / max(largest, 1e-12)
+        target = (weight * scale).contiguous()
+        plus = ops.pcm_program(target.clamp(min=0), self._next_rng(), pcm)
+        minus = ops.pcm_program((-target).clamp(min=0), self._next_rng(), pcm)
+        read_kwargs = {"g_max_us": pcm.g_max_us, "t0_s": pcm.t0_s, "t_read_s": pcm.t_read_s, "read_noise": pcm.read_noise}
+        time_s = time_s if pcm.drift else 0.0
+        g_plus = ops.pcm_read(plus.conductance_us, plus.drift_nu, self._next_rng(), time_s, **read_kwargs)
+        g_minus = ops.pcm_read(minus.conductance_us, minus.drift_nu, self._next_rng(), time_s, **read_kwargs)
+        read = (g_plus - g_minus) / scale
+        # Global drift compensation: one scalar restores the mean weight magnitude.
+        return read * (weight.abs().mean() / read.abs().mean().clamp(min=1e-12))
+
+    # ------------------------------------------------------------------------------------------
+    # In-situ training: called by analogtorch.optim.AnalogSGD
+    # ------------------------------------------------------------------------------------------
+
+    def _check_weight_untouched(self) -> None:
+        if torch.compiler.is_compiling():
+            return
+        if self.weight._version != self._weight_version:
+            raise RuntimeError(
+                "AnalogLinear(in_situ): its weight was changed outside the devices (by a digital optimizer or "
+                "an in-place write?); train it with analogtorch.optim.AnalogSGD"
+            )
+
+    @torch.no_grad()
+    def _device_update(self, delta_weight: torch.Tensor) -> None:
+        """Applies a requested weight change (network units) through the devices: capacitor pulses
+        and leakage over the examples seen since the last update, then a transfer when due."""
+        if not torch.isfinite(delta_weight).all():
+            raise ValueError("AnalogLinear: the requested weight change holds NaN or Inf; the device state is untouched")
+        cell = self.config.unit_cell
+        cap = cell.capacitor
+        examples, self._pending_examples = self._pending_examples, 0
+        elapsed_s = examples * cap.seconds_per_example_s
+        delta_us = (delta_weight.float() * self._scale_us_per_unit).contiguous()
+        pulses = ops.capacitor_step_(
+            self.v_c, self.weight.data, self.g_plus_us, self.g_minus_us, self.variation, delta_us,
+            self._next_rng(), self._polarity, elapsed_s=elapsed_s, gain_f=cell.gain_f,
+            scale_us_per_unit=self._scale_us_per_unit, capacitor=cap,
+        )  # fmt: skip
+        self._weight_version = self.weight._version
+        self._time_since_programming_s += elapsed_s
+        self._examples_since_transfer += examples
+        counters = self._counters
+        counters["examples"] += examples
+        counters["updates"] += 1
+        counters["pulses"] += int(pulses.abs().sum(dtype=torch.int64))
+        counters["simulated_seconds"] += elapsed_s
+        if self._examples_since_transfer >= cell.transfer_every:
+            self._transfer()
+
+    @torch.no_grad()
+    def _transfer(self) -> None:
+        """Moves every cell's weight into its PCM pair (the Nature 2018 transfer) and flips the
+        capacitor polarity when polarity inversion is on."""
+        cell = self.config.unit_cell
+        next_polarity = -self._polarity if cell.polarity_inversion else self._polarity
+        result = ops.transfer(
+            self.g_plus_us, self.g_minus_us, self.v_c, self.variation, self._next_rng(), self._polarity,
+            next_polarity=next_polarity, gain_f=cell.gain_f, offset_us=cell.offset_us,
+            time_since_programming_s=self._time_since_programming_s, pcm=cell.pcm, capacitor=cell.capacitor,
+        )  # fmt: skip
+        self.g_plus_us.copy_(result.g_plus_us)
+        self.g_minus_us.copy_(result.g_minus_us)
+        self.v_c.copy_(result.v_c)
+        self._polarity = next_polarity
+        self._examples_since_transfer = 0
+        self._time_since_programming_s = 0.0
+        self._counters["transfers"] += 1
+        self._counters["programming_pulses"] += int(result.pulses.sum(dtype=torch.int64))
+        self._counters["programming_iterations"] += int(result.iterations.sum(dtype=torch.int64))
+        self._refresh_weight()
+
+    # ------------------------------------------------------------------------------------------
+    # Deployment
+    # ------------------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def program(self, pcm: PCMDevice | None = None) -> None:
+        """Programs the current weights into PCM pairs for inference (PHYSICS.md section 2): scale
+        G_max / max|w| (the programmable range in closed loop), one device per sign."""
+        pcm = self.config.unit_cell.pcm if pcm is None else pcm
+        if not isinstance(pcm, PCMDevice):
+            raise TypeError(f"pcm: expected a PCMDevice, got {type(pcm).__name__}")
+        weight = self.weight.detach().float()
+        largest = weight.abs().max().item() if weight.numel() else 0.0
+        range_us = pcm.target_clip_us if pcm.programming == "closed_loop" else pcm.g_max_us
+        scale = range_us / max(largest, 1e-12)
+        target = (weight * scale).contiguous()
+        plus = ops.pcm_program(target.clamp(min=0), self._next_rng(), pcm)
+        minus = ops.pcm_program((-target).clamp(min=0), self._next_rng(), pcm)
+        generator = torch.Generator().manual_seed(int(self.config.seed) % (2**63))
+        calibration = torch.randn(_CALIBRATION_BATCH, self.in_features, generator=generator).clamp(-1, 1)
+        self._deployed = {
+            "pcm": pcm, "scale": scale, "time_s": 0.0, "compensation": 1.0,
+            "g_plus": plus.conductance_us, "nu_plus": plus.drift_nu,
+            "g_minus": minus.conductance_us, "nu_minus": minus.drift_nu,
+            "calibration": calibration.to(weight.device),
+        }  # fmt: skip
+        self._deployed["reference"] = self._calibration_response(time_s=0.0, read_noise=False)
+        self.set_time(0.0)
+
+    def _deployed_weight(self, time_s: float, read_noise: bool) -> torch.Tensor:
+        deployed = self._deployed
+        pcm = deployed["pcm"]
+        kwargs = {"g_max_us": pcm.g_max_us, "t0_s": pcm.t0_s, "t_read_s": pcm.t_read_s, "read_noise": read_noise}
+        time_s = time_s if pcm.drift else 0.0
+        g_plus = ops.pcm_read(deployed["g_plus"], deployed["nu_plus"], self._next_rng(), time_s, **kwargs)
+        g_minus = ops.pcm_read(deployed["g_minus"], deployed["nu_minus"], self._next_rng(), time_s, **kwargs)
+        return (g_plus - g_minus) / deployed["scale"]
+
+    def _calibration_response(self, time_s: float, read_noise: bool) -> float:
+        weight = self._deployed_weight(time_s, read_noise)
+        return F.linear(self._deployed["calibration"], weight).abs().mean().item()
+
+    @torch.no_grad()
+    def set_time(self, time_s: float) -> None:
+        """Moves the programmed layer to ``time_s`` seconds after programming. With drift
+        compensation (the config's default), a calibration read sets the output scale."""
+        if self._deployed is None:
+            raise RuntimeError("set_time: the layer is not programmed; call analogtorch.program(model) first")
+        if isinstance(time_s, bool) or not isinstance(time_s, (int, float)):
+            raise TypeError(f"time_s: expected a number of seconds, got {type(time_s).__name__}")
+        if not math.isfinite(time_s) or time_s < 0:
+            raise ValueError(f"time_s: expected a finite number >= 0, got {time_s}")
+        deployed = self._deployed
+        deployed["time_s"] = float(time_s)
+        if self.config.drift_compensation:
+            current = self._calibration_response(float(time_s), read_noise=deployed["pcm"].read_noise)
+            deployed["compensation"] = deployed["reference"] / max(current, 1e-30)
+        else:
+            deployed["compensation"] = 1.0
+
+    def _deployed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        deployed = self._deployed
+        weight = self._deployed_weight(deployed["time_s"], deployed["pcm"].read_noise)
+        return self._read(x, weight, output_scale=deployed["compensation"])
+
+    def unprogram(self) -> None:
+        """Leaves deployment: the layer computes with its weights again."""
+        self._deployed = None
+
+    # ------------------------------------------------------------------------------------------
+    # Introspection and state
+    # ------------------------------------------------------------------------------------------
+
+    def analog_stats(self) -> dict[str, float | int]:
+        """What the simulated hardware did: examples, updates, capacitor pulses, transfers, PCM
+        programming pulses and verify reads, simulated seconds."""
+        stats = dict(self._counters)
+        stats["polarity"] = self._polarity
+        return stats
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, mode={self.config.mode}"
+
+    def get_extra_state(self) -> dict[str, Any]:
+        return {
+            "format": _STATE_FORMAT,
+            "config": repr(self.config),
+            "shape": [self.out_features, self.in_features],
+            "polarity": self._polarity,
+            "scale_us_per_unit": self._scale_us_per_unit,
+            "pending_examples": self._pending_examples,
+            "examples_since_transfer": self._examples_since_transfer,
+            "time_since_programming_s": self._time_since_programming_s,
+            "counters": dict(self._counters),
+        }
+
+    def set_extra_state(self, state: dict[str, Any]) -> None:
+        self._check_extra_state(state)
+        self._polarity = int(state["polarity"])
+        self._scale_us_per_unit = float(state["scale_us_per_unit"])
+        self._pending_examples = int(state["pending_examples"])
+        self._examples_since_transfer = int(state["examples_since_transfer"])
+        self._time_since_programming_s = float(state["time_since_programming_s"])
+        self._counters = dict(state["counters"])
+
+    def _check_extra_state(self, state: Any) -> None:
+        if not isinstance(state, dict) or state.get("format") != _STATE_FORMAT:
+            raise ValueError(f"state_dict: expected AnalogLinear state of format {_STATE_FORMAT}, got {state!r:.200}")
+        if state.get("config") != repr(self.config):
+            raise ValueError(
+                "state_dict: saved from a layer of another configuration:\n"
+                f"  saved: {state.get('config')}\n  layer: {self.config!r}"
+            )
+        if list(state.get("shape", [])) != [self.out_features, self.in_features]:
+            raise ValueError(
+                f"state_dict: saved from a layer of shape {state.get('shape')}, this layer is "
+                f"{[self.out_features, self.in_features]}"
+            )
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
+        # Validate the extra state before anything is copied: a refused state_dict leaves the layer as it was.
+        extra = state_dict.get(prefix + "_extra_state")
+        if extra is not None:
+            self._check_extra_state(extra)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+        if self.config.mode == "in_situ":
+            self._weight_version = self.weight._version

@@ -1,0 +1,90 @@
+"""Ready-made configurations of an analog layer (``AnalogConfig``) and the presets users start from.
+
+- ``ideal()``: no non-ideality at all; an ``AnalogLinear`` equals ``nn.Linear``.
+- ``hardware_aware()``: digital master weights, trained with a forward pass that sees what the
+  hardware would do to them (PCM programming noise, drift over a window, read noise, converters),
+  gradients straight through (PHYSICS.md section 4, after Joshi et al. 2020).
+- ``ambrogio2018()``: in-situ training on 2PCM + 3T1C unit cells with transfers every
+  ``transfer_every`` examples and polarity inversion (Ambrogio et al. 2018).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .config import Periphery, UnitCell, _boolean, _choice, _in_range, _instance, _int_in_range, _require, replace
+
+__all__ = ["MODES", "AnalogConfig", "ambrogio2018", "hardware_aware", "ideal", "replace"]
+
+MODES = ("ideal", "hardware_aware", "in_situ")
+
+
+@dataclass(frozen=True)
+class AnalogConfig:
+    """How an analog layer trains and runs.
+
+    ``mode``: ``"ideal"`` (a digital layer), ``"hardware_aware"`` (digital weights, hardware-like
+    forward) or ``"in_situ"`` (the weights live in the simulated unit cells and change only through
+    device updates: train with ``analogtorch.optim.AnalogSGD``).
+    """
+
+    mode: str = "in_situ"
+    """``"ideal"``, ``"hardware_aware"`` or ``"in_situ"``."""
+
+    unit_cell: UnitCell = field(default_factory=UnitCell)
+    """The devices that hold each weight."""
+
+    periphery: Periphery = field(default_factory=Periphery)
+    """Converters and output noise around every read (forward and, if configured, backward)."""
+
+    train_time_min_s: float = 1.0  # PHYSICS.md section 4: a chosen window; 1 s to 1 day by default
+    """Hardware-aware training: shortest time after programming sampled for a forward pass (s)."""
+
+    train_time_max_s: float = 86400.0
+    """Hardware-aware training: longest time after programming sampled for a forward pass (s)."""
+
+    weight_clip_sigmas: float = 3.0  # PHYSICS.md section 4: "weights clipped to a few standard deviations"
+    """Hardware-aware training: weights are clipped to this many standard deviations of the layer's weights."""
+
+    drift_compensation: bool = True  # Le Gallo et al.: global drift compensation, on by default
+    """Deployment: scale outputs by a calibration read's reference / current response."""
+
+    seed: int = 0
+    """Seed of every random draw of the layer (devices, noise); layers of a model offset it by their index."""
+
+    def __post_init__(self) -> None:
+        _choice(self, "mode", MODES)
+        _instance(self, "unit_cell", UnitCell)
+        _instance(self, "periphery", Periphery)
+        low = _in_range(self, "train_time_min_s", 0.0)
+        high = _in_range(self, "train_time_max_s", 0.0)
+        _require(low <= high, "train_time_max_s", f"expected >= train_time_min_s ({low!r}), got {high!r}")
+        _in_range(self, "weight_clip_sigmas", 0.0, low_open=True)
+        _boolean(self, "drift_compensation")
+        _int_in_range(self, "seed", -(2**63), 2**64 - 1)
+
+
+_NO_CONVERTERS = Periphery(in_bits=0, out_bits=0, out_noise=0.0, backward_like_forward=False)
+
+
+def ideal() -> AnalogConfig:
+    """No non-ideality: the layer computes exactly what ``nn.Linear`` computes."""
+    return AnalogConfig(mode="ideal", periphery=_NO_CONVERTERS)
+
+
+def hardware_aware(*, out_noise: float = 0.04, train_time_max_s: float = 86400.0) -> AnalogConfig:
+    """Digital weights trained through a hardware-like forward (PHYSICS.md section 4): 8-bit DAC and
+    ADC, output noise 0.04 of the output range (Joshi et al. 2020), PCM programming noise, drift
+    sampled between 1 s and ``train_time_max_s``, read noise; straight-through gradients.
+    """
+    periphery = Periphery(in_bits=8, out_bits=8, out_noise=out_noise, backward_like_forward=False)
+    return AnalogConfig(mode="hardware_aware", periphery=periphery, train_time_max_s=train_time_max_s)
+
+
+def ambrogio2018(*, transfer_every: int = 8000, polarity_inversion: bool = True) -> AnalogConfig:
+    """In-situ training on 2PCM + 3T1C unit cells (Ambrogio et al. 2018): capacitor updates every
+    step, transfers into PCM by program-and-verify every ``transfer_every`` examples, polarity
+    inversion between transfers.
+    """
+    unit_cell = UnitCell(transfer_every=transfer_every, polarity_inversion=polarity_inversion)
+    return AnalogConfig(mode="in_situ", unit_cell=unit_cell)

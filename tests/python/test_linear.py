@@ -1,0 +1,229 @@
+"""AnalogLinear, AnalogSGD, conversion and deployment: the layer a user touches."""
+
+import copy
+import io
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import analogtorch
+from analogtorch import AnalogLinear, presets
+from analogtorch.optim import AnalogSGD
+
+
+def mlp(config, seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        AnalogLinear(12, 10, config=presets.replace(config, seed=seed)),
+        nn.Sigmoid(),
+        AnalogLinear(10, 3, config=presets.replace(config, seed=seed + 1)),
+    )
+
+
+def toy_data(n=256, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 12, generator=generator)
+    labels = (x @ torch.randn(12, 3, generator=generator)).argmax(1)
+    return x, labels
+
+
+def train(model, steps, batch=8, lr=0.1, data=None, start=0):
+    x, labels = toy_data() if data is None else data
+    optimizer = AnalogSGD(model.parameters(), lr=lr)
+    losses = []
+    for step in range(start, start + steps):
+        i = (step * batch) % x.shape[0]
+        loss = nn.functional.cross_entropy(model(x[i : i + batch]), labels[i : i + batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+# --- ideal: exactly nn.Linear ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_ideal_equals_nn_linear_forward_and_gradients(bias):
+    torch.manual_seed(3)
+    reference = nn.Linear(17, 9, bias=bias)
+    torch.manual_seed(3)
+    layer = AnalogLinear(17, 9, bias=bias, config=presets.ideal())
+    assert torch.equal(layer.weight, reference.weight)
+    x = torch.randn(5, 4, 17)
+    y_ref, y = reference(x), layer(x)
+    torch.testing.assert_close(y, y_ref, rtol=1e-6, atol=0)
+    y_ref.square().sum().backward()
+    y.square().sum().backward()
+    torch.testing.assert_close(layer.weight.grad, reference.weight.grad, rtol=1e-6, atol=0)
+    if bias:
+        torch.testing.assert_close(layer.bias.grad, reference.bias.grad, rtol=1e-6, atol=0)
+
+
+def test_attributes_mirror_nn_linear():
+    layer = AnalogLinear(7, 4, bias=False)
+    assert (layer.in_features, layer.out_features, layer.bias) == (7, 4, None)
+    assert layer.weight.shape == (4, 7)
+    assert "in_features=7, out_features=4, bias=False" in repr(layer)
+
+
+# --- training -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("config", [presets.hardware_aware(), presets.ambrogio2018(transfer_every=128)],
+                         ids=["hardware_aware", "ambrogio2018"])  # fmt: skip
+def test_presets_learn_a_toy_problem(config):
+    model = mlp(config)
+    losses = train(model, 400)
+    assert sum(losses[-40:]) / 40 < 0.7 * sum(losses[:40]) / 40
+
+
+def test_in_situ_weights_move_only_through_the_devices():
+    model = mlp(presets.ambrogio2018(transfer_every=64))
+    train(model, 40)  # 320 examples: 5 transfers per layer
+    stats = analogtorch.analog_stats(model)
+    assert stats["0"]["examples"] == 320 and stats["0"]["transfers"] == 320 // 64
+    assert stats["0"]["pulses"] > 0 and stats["0"]["programming_pulses"] > 0
+    assert math.isclose(stats["0"]["simulated_seconds"], 320 * 1e-6, rel_tol=1e-9)
+    layer = model[0]
+    expected = analogtorch.ops.unit_cell_weight(
+        layer.g_plus_us, layer.g_minus_us, layer.v_c, layer.variation, layer._polarity,
+        gain_f=3.0, scale_us_per_unit=layer._scale_us_per_unit,
+    )  # fmt: skip
+    assert torch.equal(layer.weight.detach(), expected)
+
+
+def test_a_digital_optimizer_on_an_in_situ_layer_is_refused():
+    model = mlp(presets.ambrogio2018())
+    x, labels = toy_data()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    nn.functional.cross_entropy(model(x[:8]), labels[:8]).backward()
+    optimizer.step()
+    with pytest.raises(RuntimeError, match="train it with analogtorch.optim.AnalogSGD"):
+        model(x[:8])
+
+
+def test_nan_gradients_are_refused_and_the_state_is_untouched():
+    model = mlp(presets.ambrogio2018())
+    x, labels = toy_data()
+    nn.functional.cross_entropy(model(x[:8]), labels[:8]).backward()
+    model[0].weight.grad[0, 0] = float("nan")
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        AnalogSGD(model.parameters(), lr=0.1).step()
+    for key, value in model.state_dict().items():
+        if isinstance(value, torch.Tensor):
+            assert torch.equal(value, before[key]), key
+
+
+def test_state_dict_resumes_training_bit_identically():
+    config = presets.ambrogio2018(transfer_every=48)
+    uninterrupted = mlp(config)
+    losses = train(uninterrupted, 30)
+
+    first_half = mlp(config)
+    losses_a = train(first_half, 15)
+    buffer = io.BytesIO()
+    torch.save(first_half.state_dict(), buffer)
+    buffer.seek(0)
+    resumed = mlp(config, seed=0)
+    train(resumed, 3)  # a different state, overwritten by the load
+    resumed.load_state_dict(torch.load(buffer, weights_only=True))
+    losses_b = train(resumed, 15, start=15)
+    assert losses_a + losses_b == losses
+
+
+def test_loading_another_config_or_shape_is_refused_and_changes_nothing():
+    model = mlp(presets.ambrogio2018())
+    before = copy.deepcopy(model.state_dict())
+    other = mlp(presets.ambrogio2018(transfer_every=100))
+    with pytest.raises(ValueError, match="another configuration"):
+        model.load_state_dict(other.state_dict())
+    for key, value in model.state_dict().items():
+        if isinstance(value, torch.Tensor):
+            assert torch.equal(value, before[key]), key
+    wider = nn.Sequential(AnalogLinear(12, 11, config=presets.ambrogio2018()))
+    with pytest.raises((ValueError, RuntimeError)):
+        model[0].load_state_dict(wider[0].state_dict())
+
+
+# --- conversion and deployment --------------------------------------------------------------------
+
+
+def test_convert_to_analog_keeps_trained_weights_and_back():
+    torch.manual_seed(0)
+    digital = nn.Sequential(nn.Linear(12, 10), nn.ReLU(), nn.Linear(10, 3))
+    reference = copy.deepcopy(digital)
+    analog = analogtorch.convert_to_analog(copy.deepcopy(digital), presets.hardware_aware(), exclude=["2"])
+    assert isinstance(analog[0], AnalogLinear) and isinstance(analog[2], nn.Linear)
+    assert torch.equal(analog[0].weight, reference[0].weight)
+    in_situ = analogtorch.convert_to_analog(copy.deepcopy(digital), presets.ambrogio2018())
+    # Programmed by program-and-verify: within F * (tolerance + verify noise) / scale of the target.
+    layer = in_situ[0]
+    error_us = (layer.weight - reference[0].weight).abs().max().item() * layer._scale_us_per_unit
+    assert error_us < 3.0 * (0.5 + 0.5)
+    back = analogtorch.convert_to_digital(in_situ)
+    assert type(back[0]) is nn.Linear and torch.equal(back[0].weight, layer.weight)
+    with pytest.raises(ValueError, match="exclude: no nn.Linear named"):
+        analogtorch.convert_to_analog(copy.deepcopy(digital), presets.ideal(), exclude=["nope"])
+
+
+def test_drift_with_compensation_keeps_outputs_close():
+    torch.manual_seed(0)
+    model = nn.Sequential(AnalogLinear(64, 32, config=presets.hardware_aware(out_noise=0.0)))
+    model.eval()
+    x = torch.rand(256, 64)
+    with torch.no_grad():
+        reference = model(x)
+        analogtorch.program(model)
+        errors = {}
+        for compensation in (True, False):
+            model[0].config = presets.replace(model[0].config, drift_compensation=compensation)
+            analogtorch.set_time(model, 86400.0 * 365)
+            errors[compensation] = ((model(x) - reference).norm() / reference.norm()).item()
+        analogtorch.set_time(model, 3600.0)
+        a, b = model(x), model(x)
+    assert errors[True] < 0.5 * errors[False]
+    assert not torch.equal(a, b)  # fresh read noise on every forward
+    # Two reads an hour after programming differ by the 1/f read noise of Joshi et al. (~10% per read here).
+    assert ((a - b).norm() / a.norm()).item() < 0.3
+
+
+def test_set_time_refuses_bad_times_and_unprogrammed_models():
+    model = nn.Sequential(AnalogLinear(4, 2))
+    with pytest.raises(RuntimeError, match="not programmed"):
+        analogtorch.set_time(model, 1.0)
+    analogtorch.program(model)
+    for bad, error in ((-1.0, ValueError), (float("nan"), ValueError), (float("inf"), ValueError), ("1", TypeError)):
+        with pytest.raises(error, match="seconds"):
+            analogtorch.set_time(model, bad)
+    with pytest.raises(ValueError, match="holds no AnalogLinear"):
+        analogtorch.program(nn.Sequential(nn.Linear(2, 2)))
+
+
+@pytest.mark.parametrize(
+    "build, error, message",
+    [
+        (lambda: AnalogLinear(4, 2)(torch.rand(3, 5)), ValueError, r"input: expected shape \[\*, 4\]"),
+        (lambda: AnalogLinear(4, 2)(torch.ones(3, 4, dtype=torch.int64)), TypeError, "input: expected a floating-point"),
+        (lambda: AnalogLinear(4, 2, config="ideal"), TypeError, "config: expected an analogtorch.presets.AnalogConfig"),
+        (lambda: AnalogLinear(4.0, 2), TypeError, "in_features: expected an int"),
+        (lambda: AnalogLinear(-1, 2), ValueError, "in_features: expected an int >= 0"),
+        (lambda: AnalogLinear(4, 2, dtype=torch.float64), ValueError, "dtype: the hardware_aware mode simulates float32"),
+        (lambda: presets.AnalogConfig(mode="digital"), ValueError, "mode: expected one of"),
+    ],
+)
+def test_bad_input_is_refused_by_name(build, error, message):
+    with pytest.raises(error, match=message):
+        build()
+
+
+def test_in_situ_forward_compiles_without_graph_breaks():
+    layer = AnalogLinear(12, 5, config=presets.ambrogio2018())
+    compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)
+    x = torch.rand(4, 12)
+    y = compiled(x)
+    assert y.shape == (4, 5) and torch.isfinite(y).all()
