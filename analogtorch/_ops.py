@@ -30,6 +30,7 @@ __all__ = [
     "cell_variation",
     "cuda_kernels_available",
     "make_rng_state",
+    "pcm_pair_step_",
     "pcm_program",
     "pcm_read",
     "quantize",
@@ -172,6 +173,33 @@ def pcm_read(
     return torch.ops.analogtorch.pcm_read(
         conductance_us, drift_nu, rng, float(time_s), float(g_max_us), float(t0_s), float(t_read_s), bool(read_noise)
     )
+
+
+def pcm_pair_step_(
+    g_plus_us: torch.Tensor,
+    g_minus_us: torch.Tensor,
+    weight: torch.Tensor,
+    delta_w_us: torch.Tensor,
+    rng: torch.Tensor,
+    *,
+    gain_f: float,
+    scale_us_per_unit: float,
+    amplitude: float,
+    max_pulses: int,
+    refresh_us: float,
+    pcm: PCMDevice | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One in-situ training step directly on PCM pairs (the Nature 2018 paper's foil), in place:
+    n = stochastic_round(dW / (F * amplitude * set_step_us)) partial-SET pulses of relative
+    ``amplitude`` on G+ (dW > 0) or G- (dW < 0); a pair with a device above ``refresh_us`` is RESET
+    and its difference re-programmed onto one device; ``weight`` = F (G+ - G-) / scale.
+
+    Returns (pulses int8, refreshed int8) per cell.
+    """
+    return torch.ops.analogtorch.pcm_pair_step_(
+        g_plus_us, g_minus_us, weight, delta_w_us, rng, _pcm_params(pcm), float(gain_f), float(scale_us_per_unit),
+        float(amplitude), int(max_pulses), float(refresh_us),
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -449,6 +477,15 @@ def _pcm_read_fake(conductance_us, drift_nu, rng, time_s, g_max_us, t0_s, t_read
     _check_same_shape(drift_nu, "drift_nu", conductance_us, "conductance_us")
     _check_rng(rng, conductance_us, "conductance_us")
     return _empty(conductance_us)
+
+
+@torch.library.register_fake("analogtorch::pcm_pair_step_")
+def _pcm_pair_step_fake(g_plus_us, g_minus_us, weight, delta_w_us, rng, *scalars):
+    _check_dtype(g_plus_us, "g_plus_us", torch.float32)
+    for tensor, name in ((g_minus_us, "g_minus_us"), (weight, "weight"), (delta_w_us, "delta_w_us")):
+        _check_cell_state(tensor, name, g_plus_us, "g_plus_us")
+    _check_rng(rng, g_plus_us, "g_plus_us")
+    return _empty(g_plus_us, torch.int8), _empty(g_plus_us, torch.int8)
 
 
 @torch.library.register_fake("analogtorch::cell_variation")

@@ -6,6 +6,8 @@
   gradients straight through (PHYSICS.md section 4, after Joshi et al. 2020).
 - ``ambrogio2018()``: in-situ training on 2PCM + 3T1C unit cells with transfers every
   ``transfer_every`` examples and polarity inversion (Ambrogio et al. 2018).
+- ``pcm_only()``: in-situ training directly on a PCM pair per weight, the paper's foil (after Burr
+  et al. 2015): nonlinear, noisy, SET-only updates with occasional refresh.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from dataclasses import dataclass, field
 
 from .config import Periphery, UnitCell, _boolean, _choice, _in_range, _instance, _int_in_range, _require, replace
 
-__all__ = ["MODES", "AnalogConfig", "ambrogio2018", "hardware_aware", "ideal", "replace"]
+__all__ = ["MODES", "AnalogConfig", "ambrogio2018", "hardware_aware", "ideal", "pcm_only", "replace"]
 
-MODES = ("ideal", "hardware_aware", "in_situ")
+MODES = ("ideal", "hardware_aware", "in_situ", "pcm_only")
 
 
 @dataclass(frozen=True)
@@ -24,12 +26,13 @@ class AnalogConfig:
     """How an analog layer trains and runs.
 
     ``mode``: ``"ideal"`` (a digital layer), ``"hardware_aware"`` (digital weights, hardware-like
-    forward) or ``"in_situ"`` (the weights live in the simulated unit cells and change only through
-    device updates: train with ``analogtorch.optim.AnalogSGD``).
+    forward), ``"in_situ"`` (the weights live in the simulated 2PCM + 3T1C unit cells and change only
+    through device updates: train with ``analogtorch.optim.AnalogSGD``) or ``"pcm_only"`` (in-situ
+    on a bare PCM pair per weight).
     """
 
     mode: str = "in_situ"
-    """``"ideal"``, ``"hardware_aware"`` or ``"in_situ"``."""
+    """``"ideal"``, ``"hardware_aware"``, ``"in_situ"`` or ``"pcm_only"``."""
 
     unit_cell: UnitCell = field(default_factory=UnitCell)
     """The devices that hold each weight."""
@@ -46,6 +49,15 @@ class AnalogConfig:
     weight_clip_sigmas: float = 3.0  # PHYSICS.md section 4: "weights clipped to a few standard deviations"
     """Hardware-aware training: weights are clipped to this many standard deviations of the layer's weights."""
 
+    pcm_update_amplitude: float = 0.05  # no public source: a training pulse moves G by ~0.1 uS from RESET
+    """PCM-only training: relative amplitude of one training partial-SET pulse (of a full one), in (0, 1]."""
+
+    pcm_update_max_pulses: int = 15  # no public source: as the capacitor's pulse counter
+    """PCM-only training: most pulses per device per update (1..127)."""
+
+    pcm_refresh_fraction: float = 0.9  # no public source: refresh before the steps vanish near G_max
+    """PCM-only training: a pair is refreshed when a device exceeds this fraction of g_max_us, in (0, 1)."""
+
     drift_compensation: bool = True  # Le Gallo et al.: global drift compensation, on by default
     """Deployment: scale outputs by a calibration read's reference / current response."""
 
@@ -60,6 +72,9 @@ class AnalogConfig:
         high = _in_range(self, "train_time_max_s", 0.0)
         _require(low <= high, "train_time_max_s", f"expected >= train_time_min_s ({low!r}), got {high!r}")
         _in_range(self, "weight_clip_sigmas", 0.0, low_open=True)
+        _in_range(self, "pcm_update_amplitude", 0.0, 1.0, low_open=True)
+        _int_in_range(self, "pcm_update_max_pulses", 1, 127)
+        _in_range(self, "pcm_refresh_fraction", 0.0, 1.0, low_open=True, high_open=True)
         _boolean(self, "drift_compensation")
         _int_in_range(self, "seed", -(2**63), 2**64 - 1)
 
@@ -88,3 +103,8 @@ def ambrogio2018(*, transfer_every: int = 8000, polarity_inversion: bool = True)
     """
     unit_cell = UnitCell(transfer_every=transfer_every, polarity_inversion=polarity_inversion)
     return AnalogConfig(mode="in_situ", unit_cell=unit_cell)
+
+
+def pcm_only() -> AnalogConfig:
+    """In-situ training directly on a PCM pair per weight (the Nature 2018 paper's foil)."""
+    return AnalogConfig(mode="pcm_only")

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..presets import AnalogConfig
-from .linear import AnalogLinear
+from .linear import DEVICE_MODES, AnalogLinear
 
 __all__ = ["AnalogLinear", "analog_layers", "convert_to_analog", "convert_to_digital"]
 
@@ -55,7 +55,7 @@ def _analog_copy(linear: nn.Linear, config: AnalogConfig) -> AnalogLinear:
         linear.in_features, linear.out_features, linear.bias is not None, device=linear.weight.device,
         dtype=None if config.mode != "ideal" else linear.weight.dtype, config=config,
     )  # fmt: skip
-    if config.mode == "in_situ":
+    if config.mode in DEVICE_MODES:
         layer._program_unit_cells(linear.weight.detach().float())
     else:
         layer.weight.copy_(linear.weight)

@@ -9,6 +9,8 @@ Modes (``AnalogConfig.mode``, see :mod:`analogtorch.presets`):
 - ``in_situ``: every weight is a 2PCM + 3T1C unit cell (Ambrogio et al. 2018). ``weight`` is the
   cached effective weight of the cells; only ``analogtorch.optim.AnalogSGD`` changes it, through
   capacitor pulses, leakage and periodic transfers into the PCM pair.
+- ``pcm_only``: every weight is a bare PCM pair trained in situ with partial-SET pulses and
+  occasional refresh (the paper's foil); ``weight`` is again the cached effective weight.
 
 Deployment (every mode): :meth:`AnalogLinear.program` writes the current weights into PCM pairs
 (PHYSICS.md section 2) and :meth:`AnalogLinear.set_time` moves the layer to a time after
@@ -33,6 +35,7 @@ __all__ = ["AnalogLinear"]
 
 _STATE_FORMAT = 1
 _CALIBRATION_BATCH = 64
+DEVICE_MODES = ("in_situ", "pcm_only")  # the weights live in the simulated devices
 
 
 def _converter(x: torch.Tensor, rng: torch.Tensor, bits: int, bound: float, noise: float) -> torch.Tensor:
@@ -113,18 +116,19 @@ class AnalogLinear(nn.Module):
         shape = (out_features, in_features)
         state = {"device": device, "dtype": torch.float32}
         self.register_buffer("rng_state", ops.make_rng_state(int(config.seed), device=device))
-        if config.mode == "in_situ":
+        if config.mode in DEVICE_MODES:
             self.register_buffer("g_plus_us", torch.empty(shape, **state))
             self.register_buffer("g_minus_us", torch.empty(shape, **state))
+            self.weight._analog_owner = weakref.ref(self)  # AnalogSGD updates it through the devices
+        if config.mode == "in_situ":
             self.register_buffer("v_c", torch.empty(shape, **state))
             self.register_buffer("variation", torch.empty((*shape, 3), device=device, dtype=torch.int8))
-            self.weight._analog_owner = weakref.ref(self)  # AnalogSGD updates it through the devices
         self._polarity = 1
         self._scale_us_per_unit = 1.0
         self._pending_examples = 0
         self._examples_since_transfer = 0
         self._time_since_programming_s = 0.0
-        self._counters = {"examples": 0, "updates": 0, "pulses": 0, "transfers": 0,
+        self._counters = {"examples": 0, "updates": 0, "pulses": 0, "transfers": 0, "refreshes": 0,
                           "programming_pulses": 0, "programming_iterations": 0, "simulated_seconds": 0.0}  # fmt: skip
         self._weight_version = -1
         # Deployment state (program / set_time): None until programmed.
@@ -136,13 +140,13 @@ class AnalogLinear(nn.Module):
     # ------------------------------------------------------------------------------------------
 
     def reset_parameters(self) -> None:
-        """``nn.Linear``'s initialisation; in-situ layers then program it into their unit cells."""
+        """``nn.Linear``'s initialisation; device-held layers then program it into their devices."""
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             fan_in = self.in_features
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
             nn.init.uniform_(self.bias, -bound, bound)
-        if self.config.mode == "in_situ":
+        if self.config.mode in DEVICE_MODES:
             with torch.no_grad():
                 self._program_unit_cells(self.weight.detach())
 
@@ -167,8 +171,9 @@ class AnalogLinear(nn.Module):
         reset = torch.full_like(target_us, pcm.g_reset_us)
         self.g_plus_us.copy_(torch.where(positive, plus.conductance_us, reset))
         self.g_minus_us.copy_(torch.where(positive, reset, minus.conductance_us))
-        self.v_c.fill_(cap.v_init_v)
-        self.variation.copy_(ops.cell_variation(self._next_rng(), target_us.shape))
+        if self.config.mode == "in_situ":
+            self.v_c.fill_(cap.v_init_v)
+            self.variation.copy_(ops.cell_variation(self._next_rng(), target_us.shape))
         self._polarity = 1
         self._examples_since_transfer = 0
         self._time_since_programming_s = 0.0
@@ -176,14 +181,19 @@ class AnalogLinear(nn.Module):
         self._counters["programming_iterations"] += int(plus.iterations.sum() + minus.iterations.sum())
         self._refresh_weight()
 
-    def _refresh_weight(self) -> None:
-        """Recomputes the cached effective weight from the unit cells."""
+    def _device_weight(self) -> torch.Tensor:
+        """The effective weight that the devices hold now."""
         cell = self.config.unit_cell
-        weight = ops.unit_cell_weight(
+        if self.config.mode == "pcm_only":
+            return cell.gain_f * (self.g_plus_us - self.g_minus_us) / self._scale_us_per_unit
+        return ops.unit_cell_weight(
             self.g_plus_us, self.g_minus_us, self.v_c, self.variation, self._polarity,
             gain_f=cell.gain_f, scale_us_per_unit=self._scale_us_per_unit, capacitor=cell.capacitor,
         )  # fmt: skip
-        self.weight.data.copy_(weight)
+
+    def _refresh_weight(self) -> None:
+        """Recomputes the cached effective weight from the devices."""
+        self.weight.data.copy_(self._device_weight())
         self._weight_version = self.weight._version
 
     # ------------------------------------------------------------------------------------------
@@ -201,7 +211,7 @@ class AnalogLinear(nn.Module):
             raise TypeError(f"input: expected a floating-point tensor, got {x.dtype}")
         if self._deployed is not None:
             return self._deployed_forward(x)
-        if self.config.mode == "in_situ":
+        if self.config.mode in DEVICE_MODES:
             self._check_weight_untouched()
             if self.training:
                 self._pending_examples += x.numel() // max(self.in_features, 1)
@@ -271,11 +281,17 @@ class AnalogLinear(nn.Module):
     # ------------------------------------------------------------------------------------------
 
     def _check_weight_untouched(self) -> None:
-        if torch.compiler.is_compiling():
+        """Refuses a weight that something other than the devices changed (a digital optimizer).
+        A write of the same values (DistributedDataParallel's initial broadcast) is accepted."""
+        if torch.compiler.is_compiling() or self.weight._version == self._weight_version:
             return
-        if self.weight._version != self._weight_version:
+        with torch.no_grad():
+            unchanged = torch.equal(self.weight, self._device_weight())
+        if unchanged:
+            self._weight_version = self.weight._version
+        else:
             raise RuntimeError(
-                "AnalogLinear(in_situ): its weight was changed outside the devices (by a digital optimizer or "
+                f"AnalogLinear({self.config.mode}): its weight was changed outside the devices (by a digital optimizer or "
                 "an in-place write?); train it with analogtorch.optim.AnalogSGD"
             )
 
@@ -290,6 +306,21 @@ class AnalogLinear(nn.Module):
         examples, self._pending_examples = self._pending_examples, 0
         elapsed_s = examples * cap.seconds_per_example_s
         delta_us = (delta_weight.float() * self._scale_us_per_unit).contiguous()
+        counters = self._counters
+        counters["examples"] += examples
+        counters["updates"] += 1
+        counters["simulated_seconds"] += elapsed_s
+        if self.config.mode == "pcm_only":
+            pulses, refreshed = ops.pcm_pair_step_(
+                self.g_plus_us, self.g_minus_us, self.weight.data, delta_us, self._next_rng(),
+                gain_f=cell.gain_f, scale_us_per_unit=self._scale_us_per_unit,
+                amplitude=self.config.pcm_update_amplitude, max_pulses=self.config.pcm_update_max_pulses,
+                refresh_us=self.config.pcm_refresh_fraction * cell.pcm.g_max_us, pcm=cell.pcm,
+            )  # fmt: skip
+            self._weight_version = self.weight._version
+            counters["pulses"] += int(pulses.abs().sum(dtype=torch.int64))
+            counters["refreshes"] += int(refreshed.sum(dtype=torch.int64))
+            return
         pulses = ops.capacitor_step_(
             self.v_c, self.weight.data, self.g_plus_us, self.g_minus_us, self.variation, delta_us,
             self._next_rng(), self._polarity, elapsed_s=elapsed_s, gain_f=cell.gain_f,
@@ -298,11 +329,7 @@ class AnalogLinear(nn.Module):
         self._weight_version = self.weight._version
         self._time_since_programming_s += elapsed_s
         self._examples_since_transfer += examples
-        counters = self._counters
-        counters["examples"] += examples
-        counters["updates"] += 1
         counters["pulses"] += int(pulses.abs().sum(dtype=torch.int64))
-        counters["simulated_seconds"] += elapsed_s
         if self._examples_since_transfer >= cell.transfer_every:
             self._transfer()
 
@@ -453,5 +480,5 @@ class AnalogLinear(nn.Module):
         if extra is not None:
             self._check_extra_state(extra)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
-        if self.config.mode == "in_situ":
+        if self.config.mode in DEVICE_MODES:
             self._weight_version = self.weight._version

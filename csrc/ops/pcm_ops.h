@@ -4,11 +4,14 @@
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty_like.h>
 
+#include <cmath>
 #include <tuple>
+#include <utility>
 #include <type_traits>
 
 #include "../checks.h"
 #include "../params.h"
+#include "analogtorch/kernels/pcm_pair.h"
 #include "analogtorch/kernels/pcm_program.h"
 #include "analogtorch/kernels/pcm_read.h"
 
@@ -69,6 +72,52 @@ at::Tensor pcm_read(const at::Tensor& conductance_us, const at::Tensor& drift_nu
   };
   read_noise ? launch(std::true_type{}) : launch(std::false_type{});
   return out;
+}
+
+// In place on the pair and the cached weight (all contiguous: they are the layer's own state).
+template <typename Backend>
+std::tuple<at::Tensor, at::Tensor> pcm_pair_step_(at::Tensor& g_plus_us, at::Tensor& g_minus_us, at::Tensor& weight,
+                                                  const at::Tensor& delta_w_us, const at::Tensor& rng,
+                                                  c10::ArrayRef<double> pcm_params, double gain_f,
+                                                  double scale_us_per_unit, double amplitude, int64_t max_pulses,
+                                                  double refresh_us) {
+  checks::on_device_type(g_plus_us, "g_plus_us", Backend::kDeviceType);
+  checks::float32(g_plus_us, "g_plus_us");
+  checks::cell_state(g_minus_us, "g_minus_us", g_plus_us, "g_plus_us");
+  checks::cell_state(weight, "weight", g_plus_us, "g_plus_us");
+  checks::cell_state(delta_w_us, "delta_w_us", g_plus_us, "g_plus_us");
+  checks::rng_state(rng, g_plus_us, "g_plus_us");
+  for (const auto& [tensor, name] : {std::pair<const at::Tensor&, const char*>{g_plus_us, "g_plus_us"},
+                                     {g_minus_us, "g_minus_us"}, {weight, "weight"}}) {
+    TORCH_CHECK(tensor.is_contiguous(), name, ": expected a contiguous tensor (it is updated in place)");
+  }
+  checks::positive(gain_f, "gain_f");
+  checks::positive(scale_us_per_unit, "scale_us_per_unit");
+  TORCH_CHECK(std::isfinite(amplitude) && amplitude > 0.0 && amplitude <= 1.0,
+              "amplitude: expected a number in (0, 1], got ", amplitude);
+  TORCH_CHECK(max_pulses >= 1 && max_pulses <= 127, "max_pulses: expected an integer in [1, 127], got ", max_pulses);
+  checks::positive(refresh_us, "refresh_us");
+  checks::finite_values(delta_w_us, "delta_w_us");
+  const pcm::ProgrammingParams params = params::programming(pcm_params);
+  const typename Backend::DeviceGuard device_guard(g_plus_us.device());
+  const at::Tensor delta = delta_w_us.contiguous(), rng_state = rng.contiguous();
+  at::Tensor pulses = at::empty_like(g_plus_us, g_plus_us.options().dtype(at::kChar));
+  at::Tensor refreshed = at::empty_like(pulses);
+  const kernels::PcmPairStep kernel{g_plus_us.mutable_data_ptr<float>(),
+                                    g_minus_us.mutable_data_ptr<float>(),
+                                    weight.mutable_data_ptr<float>(),
+                                    delta.const_data_ptr<float>(),
+                                    rng_state.const_data_ptr<int64_t>(),
+                                    pulses.mutable_data_ptr<int8_t>(),
+                                    refreshed.mutable_data_ptr<int8_t>(),
+                                    params,
+                                    static_cast<float>(gain_f),
+                                    static_cast<float>(scale_us_per_unit),
+                                    static_cast<float>(amplitude),
+                                    static_cast<int>(max_pulses),
+                                    static_cast<float>(refresh_us)};
+  Backend::for_each(g_plus_us.numel(), kernel);
+  return {pulses, refreshed};
 }
 
 }  // namespace impl

@@ -227,3 +227,50 @@ def test_in_situ_forward_compiles_without_graph_breaks():
     x = torch.rand(4, 12)
     y = compiled(x)
     assert y.shape == (4, 5) and torch.isfinite(y).all()
+
+
+def test_pcm_only_trains_through_its_pairs():
+    model = mlp(presets.pcm_only())
+    losses = train(model, 400)
+    assert sum(losses[-40:]) / 40 < 0.8 * sum(losses[:40]) / 40
+    stats = analogtorch.analog_stats(model)["0"]
+    assert stats["pulses"] > 0 and stats["transfers"] == 0
+    layer = model[0]
+    torch.testing.assert_close(layer.weight.detach(), 3.0 * (layer.g_plus_us - layer.g_minus_us) / layer._scale_us_per_unit)
+
+
+def _ddp_worker(rank, world_size, port, results):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)
+    try:
+        torch.set_num_threads(1)
+        model = nn.parallel.DistributedDataParallel(mlp(presets.ambrogio2018(transfer_every=32)))
+        x, labels = toy_data(seed=rank)  # each replica sees its own data
+        optimizer = AnalogSGD(model.parameters(), lr=0.1)
+        for step in range(12):
+            i = step * 8
+            loss = nn.functional.cross_entropy(model(x[i : i + 8]), labels[i : i + 8])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        results[rank] = {k: v.clone() for k, v in model.module.state_dict().items() if isinstance(v, torch.Tensor)}
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ddp_replicas_hold_bit_identical_device_state():
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    manager = mp.Manager()
+    results = manager.dict()
+    mp.spawn(_ddp_worker, args=(2, port, results), nprocs=2, join=True)
+    first, second = results[0], results[1]
+    assert first.keys() == second.keys() and "0.v_c" in first
+    for key in first:
+        assert torch.equal(first[key], second[key]), key

@@ -1,0 +1,96 @@
+"""pcm_pair_step_: in-situ training directly on PCM pairs (the Nature 2018 paper's foil)."""
+
+import pytest
+import torch
+
+import analogtorch
+from analogtorch import ops
+from analogtorch._ops import _pcm_params
+from analogtorch.config import PCMDevice
+
+F, SCALE, AMPLITUDE = 3.0, 30.0, 0.05
+PCM = PCMDevice()
+N = 50_000
+
+
+def state(g_plus=5.0, g_minus=5.0, n=N):
+    return torch.full((n,), g_plus), torch.full((n,), g_minus), torch.empty(n)
+
+
+def step(g_plus, g_minus, weight, delta, seed=1, refresh_us=22.5, max_pulses=15):
+    return ops.pcm_pair_step_(
+        g_plus, g_minus, weight, delta, analogtorch.make_rng_state(seed), gain_f=F, scale_us_per_unit=SCALE,
+        amplitude=AMPLITUDE, max_pulses=max_pulses, refresh_us=refresh_us, pcm=PCM,
+    )  # fmt: skip
+
+
+def test_positive_changes_set_g_plus_and_negative_ones_g_minus():
+    per_pulse = F * AMPLITUDE * PCM.set_step_us
+    for sign in (1.0, -1.0):
+        g_plus, g_minus, weight = state()
+        pulses, refreshed = step(g_plus, g_minus, weight, torch.full((N,), sign * 2.5 * per_pulse))
+        moved, still = (g_plus, g_minus) if sign > 0 else (g_minus, g_plus)
+        assert (still == 5.0).all() and (moved >= 5.0).all() and (moved > 5.0).float().mean() > 0.99
+        # Stochastic rounding of 2.5 pulses: 2 or 3, 2.5 on average (standard error 0.002).
+        assert set((pulses * int(sign)).unique().tolist()) == {2, 3}
+        assert abs((pulses.float() * sign).mean().item() - 2.5) < 0.01
+        assert not refreshed.any()
+        torch.testing.assert_close(weight, F * (g_plus - g_minus) / SCALE, rtol=0, atol=0)
+
+
+def test_steps_shrink_as_the_device_nears_g_max():
+    low_plus, low_minus, weight = state(g_plus=2.0)
+    high_plus, high_minus, _ = state(g_plus=18.0)
+    delta = torch.full((N,), 1.0)
+    step(low_plus, low_minus, weight, delta)
+    step(high_plus, high_minus, torch.empty(N), delta)
+    rise_low, rise_high = (low_plus - 2.0).mean().item(), (high_plus - 18.0).mean().item()
+    # Mean partial-SET step ~ (1 - G / G_max): 0.92 at 2 uS, 0.28 at 18 uS.
+    assert rise_high / rise_low == pytest.approx(0.28 / 0.92, rel=0.05)
+
+
+def test_refresh_resets_and_reprograms_the_difference():
+    g_plus, g_minus, weight = state(g_plus=23.0, g_minus=15.0, n=5000)
+    pulses, refreshed = step(g_plus, g_minus, weight, torch.zeros(5000))
+    assert refreshed.all() and (pulses == 0).all()
+    assert (g_minus == PCM.g_reset_us).all()
+    # The difference (8 uS) is re-programmed onto G+ by program-and-verify (plus the RESET partner).
+    error = (g_plus - g_minus - 8.0).abs()
+    assert (error <= PCM.verify_tolerance_us + 0.5).float().mean() > 0.99
+    assert (g_plus <= PCM.g_max_us).all()
+
+
+def test_same_seed_same_bits_and_opcheck():
+    results = []
+    for _ in range(2):
+        g_plus, g_minus, weight = state(n=1000)
+        pulses, _ = step(g_plus, g_minus, weight, torch.linspace(-1, 1, 1000))
+        results.append((g_plus, g_minus, weight, pulses))
+    assert all(torch.equal(a, b) for a, b in zip(*results))
+    g_plus, g_minus, weight = state(n=37)
+    args = (g_plus, g_minus, weight, torch.linspace(-1, 1, 37), analogtorch.make_rng_state(2), _pcm_params(None),
+            F, SCALE, AMPLITUDE, 15, 22.5)  # fmt: skip
+    torch.library.opcheck(torch.ops.analogtorch.pcm_pair_step_.default, args)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"delta": torch.tensor([float("nan")] * 4)}, "delta_w_us: expected finite values"),
+        ({"amplitude": 0.0}, "amplitude: expected a number in"),
+        ({"max_pulses": 0}, "max_pulses: expected an integer in"),
+        ({"refresh_us": -1.0}, "refresh_us: expected a finite number > 0"),
+        ({"g_minus": torch.ones(3)}, "g_minus_us: expected the shape of g_plus_us"),
+        ({"g_plus": torch.ones(8)[::2]}, "g_plus_us: expected a contiguous tensor"),
+    ],
+)
+def test_bad_input_is_refused_by_name(change, message):
+    args = {"g_plus": torch.ones(4), "g_minus": torch.ones(4), "weight": torch.empty(4), "delta": torch.zeros(4),
+            "amplitude": AMPLITUDE, "max_pulses": 15, "refresh_us": 22.5}  # fmt: skip
+    args.update(change)
+    with pytest.raises(RuntimeError, match=message):
+        ops.pcm_pair_step_(
+            args["g_plus"], args["g_minus"], args["weight"], args["delta"], analogtorch.make_rng_state(0), gain_f=F,
+            scale_us_per_unit=SCALE, amplitude=args["amplitude"], max_pulses=args["max_pulses"],
+            refresh_us=args["refresh_us"],
+        )  # fmt: skip
