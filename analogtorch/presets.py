@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .config import Periphery, UnitCell, _boolean, _choice, _in_range, _instance, _int_in_range, _require, replace
+from .config import PCMDevice, Periphery, UnitCell, _boolean, _choice, _in_range, _instance, _int_in_range, _require, replace
 
 __all__ = ["MODES", "AnalogConfig", "ambrogio2018", "hardware_aware", "ideal", "pcm_only", "replace"]
 
@@ -90,10 +90,15 @@ def ideal() -> AnalogConfig:
 def hardware_aware(*, out_noise: float = 0.04, train_time_max_s: float = 86400.0) -> AnalogConfig:
     """Digital weights trained through a hardware-like forward (PHYSICS.md section 4): 8-bit DAC and
     ADC, output noise 0.04 of the output range (Joshi et al. 2020), PCM programming noise, drift
-    sampled between 1 s and ``train_time_max_s``, read noise; straight-through gradients.
+    sampled between 1 s and ``train_time_max_s``, read noise; straight-through gradients. The PCM
+    are programmed open loop with the programming-noise law of Joshi et al. 2020 (section 2), in
+    training and at deployment.
     """
     periphery = Periphery(in_bits=8, out_bits=8, out_noise=out_noise, backward_like_forward=False)
-    return AnalogConfig(mode="hardware_aware", periphery=periphery, train_time_max_s=train_time_max_s)
+    unit_cell = UnitCell(pcm=PCMDevice(programming="open_loop"))
+    return AnalogConfig(
+        mode="hardware_aware", unit_cell=unit_cell, periphery=periphery, train_time_max_s=train_time_max_s
+    )
 
 
 def ambrogio2018(*, transfer_every: int = 8000, polarity_inversion: bool = True) -> AnalogConfig:
