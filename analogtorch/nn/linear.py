@@ -225,12 +225,14 @@ class AnalogLinear(nn.Module):
         digital output scale and bias. The backward read sees the same converters when configured."""
         periphery = self.config.periphery
         rng = self._next_rng()
-        x = x.float()
-        x = _converter(x, rng, periphery.in_bits, periphery.in_bound, 0.0)
-        if periphery.backward_like_forward and torch.is_grad_enabled() and x.requires_grad:
-            x = _BackwardConverter.apply(x, rng, periphery.out_bits, periphery.out_noise)
-        y = F.linear(x, weight)
-        y = _converter(y, rng, periphery.out_bits, periphery.out_bound, periphery.out_noise)
+        # The devices compute in float32 whatever autocast would choose (bf16/fp16 inputs are cast up).
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            x = x.float()
+            x = _converter(x, rng, periphery.in_bits, periphery.in_bound, 0.0)
+            if periphery.backward_like_forward and torch.is_grad_enabled() and x.requires_grad:
+                x = _BackwardConverter.apply(x, rng, periphery.out_bits, periphery.out_noise)
+            y = F.linear(x, weight)
+            y = _converter(y, rng, periphery.out_bits, periphery.out_bound, periphery.out_noise)
         if not isinstance(output_scale, float) or output_scale != 1.0:
             y = y * output_scale
         return y if self.bias is None else y + self.bias

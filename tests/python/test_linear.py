@@ -274,3 +274,26 @@ def test_ddp_replicas_hold_bit_identical_device_state():
     assert first.keys() == second.keys() and "0.v_c" in first
     for key in first:
         assert torch.equal(first[key], second[key]), key
+
+
+@pytest.mark.parametrize("config", [presets.hardware_aware(), presets.ambrogio2018()], ids=["hardware_aware", "ambrogio2018"])
+def test_bfloat16_inputs_under_autocast_run_in_float32(config):
+    layer = AnalogLinear(12, 5, config=config)
+    x = torch.rand(4, 12)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = layer(x.bfloat16())
+        y.sum().backward()
+    assert y.dtype == torch.float32 and torch.isfinite(y).all() and torch.isfinite(layer.weight.grad).all()
+
+
+def test_in_situ_training_step_compiles():
+    model = mlp(presets.ambrogio2018(transfer_every=32))
+    compiled = torch.compile(model, backend="aot_eager")
+    x, labels = toy_data()
+    optimizer = AnalogSGD(model.parameters(), lr=0.1)
+    for step in range(6):
+        loss = nn.functional.cross_entropy(compiled(x[step * 8 : step * 8 + 8]), labels[step * 8 : step * 8 + 8])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert math.isfinite(loss.item()) and analogtorch.analog_stats(model)["0"]["transfers"] == 48 // 32
