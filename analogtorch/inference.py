@@ -28,15 +28,16 @@ def program(model: nn.Module, pcm: PCMDevice | None = None) -> nn.Module:
     return model
 
 
-def set_time(model: nn.Module, seconds: float) -> nn.Module:
+def set_time(model: nn.Module, seconds: float, *, drift_compensation: bool | None = None) -> nn.Module:
     """Moves every programmed analog layer to ``seconds`` after programming: drift, fresh read
-    noise on every forward, global drift compensation per the layers' configuration."""
+    noise on every forward, global drift compensation (default: as the layers' configuration says,
+    on in every preset; ``drift_compensation=False`` switches it off)."""
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise TypeError(f"seconds: expected a number, got {type(seconds).__name__}")
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"seconds: expected a finite number >= 0, got {seconds}")
     for _, layer in _layers(model):
-        layer.set_time(float(seconds))
+        layer.set_time(float(seconds), drift_compensation=drift_compensation)
     return model
 
 

@@ -400,9 +400,10 @@ class AnalogLinear(nn.Module):
         return F.linear(self._deployed["calibration"], weight).abs().mean().item()
 
     @torch.no_grad()
-    def set_time(self, time_s: float) -> None:
+    def set_time(self, time_s: float, *, drift_compensation: bool | None = None) -> None:
         """Moves the programmed layer to ``time_s`` seconds after programming. With drift
-        compensation (the config's default), a calibration read sets the output scale."""
+        compensation (default: the config's, on in every preset), a calibration read sets the
+        output scale."""
         if self._deployed is None:
             raise RuntimeError("set_time: the layer is not programmed; call analogtorch.program(model) first")
         if isinstance(time_s, bool) or not isinstance(time_s, (int, float)):
@@ -411,7 +412,9 @@ class AnalogLinear(nn.Module):
             raise ValueError(f"time_s: expected a finite number >= 0, got {time_s}")
         deployed = self._deployed
         deployed["time_s"] = float(time_s)
-        if self.config.drift_compensation:
+        if drift_compensation is None:
+            drift_compensation = self.config.drift_compensation
+        if drift_compensation:
             current = self._calibration_response(float(time_s), read_noise=deployed["pcm"].read_noise)
             deployed["compensation"] = deployed["reference"] / max(current, 1e-30)
         else:
