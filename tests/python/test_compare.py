@@ -87,3 +87,12 @@ def test_bad_arguments_are_refused_by_name(argument, message):
 
     with pytest.raises(ValueError, match=message):
         main(["compare", *argument])
+
+
+def test_the_drop_in_example_runs():
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "drop_in.py"
+    completed = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "1 year after programming" in completed.stdout
