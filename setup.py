@@ -106,7 +106,8 @@ def _extensions() -> list:
     else:
         if not os.environ.get("TORCH_CUDA_ARCH_LIST") and not torch.cuda.is_available():
             os.environ["TORCH_CUDA_ARCH_LIST"] = DEFAULT_CUDA_ARCHS
-        nvcc_flags = ["-O3", "--fmad=false", "-lineinfo"]
+        # Host code in .cu files (per-call constants such as read_time) must round as the CPU build does.
+        nvcc_flags = ["-O3", "--fmad=false", "-lineinfo", "-Xcompiler", "-ffp-contract=off"]
         extensions.append(
             cpp_extension.CUDAExtension(
                 "analogtorch._C_cuda",

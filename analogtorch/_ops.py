@@ -124,7 +124,13 @@ class ProgrammingResult(NamedTuple):
 
 
 def pcm_program(
-    target_us: torch.Tensor, rng: torch.Tensor, pcm: PCMDevice | None = None, *, closed_loop: bool | None = None
+    target_us: torch.Tensor,
+    rng: torch.Tensor,
+    pcm: PCMDevice | None = None,
+    *,
+    closed_loop: bool | None = None,
+    device_stride: int = 1,
+    device_offset: int = 0,
 ) -> ProgrammingResult:
     """Programs PCM devices to target conductances (PHYSICS.md sections 1 and 2).
 
@@ -138,11 +144,18 @@ def pcm_program(
         rng: int64 [2] (seed, step) on the same device.
         pcm: the device; defaults to ``PCMDevice()``.
         closed_loop: overrides ``pcm.programming``.
+        device_stride, device_offset: element i is physical device ``i * stride + offset`` for its
+            random numbers (fixed step-size variation, noise). The devices of unit cell i are 2i (G+)
+            and 2i + 1 (G-), as in :func:`transfer`: program G+ with (2, 0) and G- with (2, 1).
     """
     pcm = _config(pcm, PCMDevice, "pcm")
     if closed_loop is None:
         closed_loop = pcm.programming == "closed_loop"
-    return ProgrammingResult(*torch.ops.analogtorch.pcm_program(target_us, rng, _pcm_params(pcm), bool(closed_loop)))
+    return ProgrammingResult(
+        *torch.ops.analogtorch.pcm_program(
+            target_us, rng, _pcm_params(pcm), bool(closed_loop), int(device_stride), int(device_offset)
+        )
+    )
 
 
 def pcm_read(
@@ -462,7 +475,7 @@ def _empty(ref: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
 
 
 @torch.library.register_fake("analogtorch::pcm_program")
-def _pcm_program_fake(target_us, rng, pcm_params, closed_loop):
+def _pcm_program_fake(target_us, rng, pcm_params, closed_loop, device_stride=1, device_offset=0):
     _check_dtype(target_us, "target_us", torch.float32)
     _check_rng(rng, target_us, "target_us")
     out = _empty(target_us)

@@ -202,8 +202,8 @@ class PCMDevice:
         _finite_nonnegative(self, "set_step_c2c")
         _in_range(self, "set_step_d2d", 0.0, 1.0, high_open=True)
         _finite_positive(self, "verify_tolerance_us")
-        _int_in_range(self, "max_iterations", 1)
-        _int_in_range(self, "max_resets", 0)
+        _int_in_range(self, "max_iterations", 1, 1000)  # bounded: one device's draws and time stay finite
+        _int_in_range(self, "max_resets", 0, 50)
         _in_range(self, "approach_fraction", 0.0, 1.0, low_open=True)
         _finite_positive(self, "verify_delay_s")
         _finite_positive(self, "t0_s")
@@ -375,13 +375,14 @@ class UnitCell:
         _boolean(self, "polarity_inversion")
         _in_range(self, "weight_range_fraction", 0.0, 1.0, low_open=True)
 
-        # A target inside the offset leaves the PCM reset and the capacitor carrying up to offset_us.
+        # After a transfer the capacitor carries p' offset_us; when the target lies inside the offset
+        # (the pair stays RESET) it carries up to twice that, which its upward swing must allow.
         cap = self.capacitor
         swing = cap.read_conductance_us(cap.v_max_v) - cap.g_shared_us
         _require(
-            offset <= swing,
+            2.0 * offset <= swing,
             "offset_us",
-            f"expected <= the capacitor's upward swing g(v_max_v) - g_shared_us ({swing:.4g} uS), got {offset!r}",
+            f"expected <= half the capacitor's upward swing g(v_max_v) - g_shared_us ({swing:.4g} uS), got {offset!r}",
         )
 
 

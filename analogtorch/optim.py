@@ -15,8 +15,9 @@ __all__ = ["AnalogSGD"]
 
 
 def _analog_owner(param: torch.Tensor):
-    owner = getattr(param, "_analog_owner", None)
-    return owner() if owner is not None else None
+    from .nn.linear import device_owner
+
+    return device_owner(param)
 
 
 class AnalogSGD(torch.optim.SGD):

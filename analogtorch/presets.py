@@ -55,8 +55,9 @@ class AnalogConfig:
     pcm_update_max_pulses: int = 15  # no public source: as the capacitor's pulse counter
     """PCM-only training: most pulses per device per update (1..127)."""
 
-    pcm_refresh_fraction: float = 0.9  # no public source: refresh before the steps vanish near G_max
-    """PCM-only training: a pair is refreshed when a device exceeds this fraction of g_max_us, in (0, 1)."""
+    pcm_refresh_fraction: float = 0.8  # no public source: at the programmable range (target_clip_us = 0.8 G_max)
+    """PCM-only training: a pair is refreshed when a device exceeds this fraction of g_max_us, in (0, 1);
+    above target_clip_us / g_max_us a refresh would clip the weight."""
 
     drift_compensation: bool = True  # Le Gallo et al.: global drift compensation, on by default
     """Deployment: scale outputs by a calibration read's reference / current response."""

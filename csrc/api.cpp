@@ -45,11 +45,11 @@ Tensor make_rng_state(uint64_t seed, int64_t step, c10::Device device) {
 }
 
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor> pcm_program(const Tensor& target_us, const Tensor& rng,
-                                                               const PcmParams& params, bool closed_loop) {
-  static const auto op =
-      find_op<std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor>(const Tensor&, const Tensor&, ParamList, bool)>(
-          "analogtorch::pcm_program");
-  return op.call(target_us, rng, params.list(), closed_loop);
+                                                               const PcmParams& params, bool closed_loop,
+                                                               int64_t device_stride, int64_t device_offset) {
+  static const auto op = find_op<std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor>(
+      const Tensor&, const Tensor&, ParamList, bool, int64_t, int64_t)>("analogtorch::pcm_program");
+  return op.call(target_us, rng, params.list(), closed_loop, device_stride, device_offset);
 }
 
 Tensor pcm_read(const Tensor& conductance_us, const Tensor& drift_nu, const Tensor& rng, double time_s,

@@ -43,16 +43,21 @@ inline void rng_state(const at::Tensor& rng, const at::Tensor& ref, const char* 
   same_device(rng, "rng", ref, ref_name);
 }
 
+// Scalars are used in float32: a finite double beyond float32's range would become inf there.
+constexpr double kFloat32Max = 3.4028234663852886e38;
+
+inline bool finite_float32(double value) { return std::isfinite(value) && std::abs(value) <= kFloat32Max; }
+
 inline void finite_scalar(double value, const char* name) {
-  TORCH_CHECK(std::isfinite(value), name, ": expected a finite number, got ", value);
+  TORCH_CHECK(finite_float32(value), name, ": expected a finite number (float32 range), got ", value);
 }
 
 inline void positive(double value, const char* name) {
-  TORCH_CHECK(std::isfinite(value) && value > 0.0, name, ": expected a finite number > 0, got ", value);
+  TORCH_CHECK(finite_float32(value) && value > 0.0, name, ": expected a finite number > 0, got ", value);
 }
 
 inline void non_negative(double value, const char* name) {
-  TORCH_CHECK(std::isfinite(value) && value >= 0.0, name, ": expected a finite number >= 0, got ", value);
+  TORCH_CHECK(finite_float32(value) && value >= 0.0, name, ": expected a finite number >= 0, got ", value);
 }
 
 inline void polarity(int64_t value, const char* name) {

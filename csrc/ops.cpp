@@ -10,7 +10,8 @@
 TORCH_LIBRARY(analogtorch, m) {
   // PCM devices (PHYSICS.md sections 1 and 2).
   m.def(
-      "pcm_program(Tensor target_us, Tensor rng, float[] pcm_params, bool closed_loop) -> "
+      "pcm_program(Tensor target_us, Tensor rng, float[] pcm_params, bool closed_loop, int device_stride=1, "
+      "int device_offset=0) -> "
       "(Tensor conductance_us, Tensor drift_nu, Tensor pulses, Tensor iterations, Tensor converged)");
   m.def(
       "pcm_read(Tensor conductance_us, Tensor drift_nu, Tensor rng, float time_s, float g_max_us, "

@@ -22,7 +22,8 @@ class Reader {
 
   double at(size_t index, const char* field) const {
     const double value = values_[index];
-    TORCH_CHECK(std::isfinite(value), list_, "[", field, "]: expected a finite number, got ", value);
+    TORCH_CHECK(std::isfinite(value) && std::abs(value) <= 3.4028234663852886e38, list_, "[", field,
+                "]: expected a finite number (float32 range), got ", value);
     return value;
   }
   double positive(size_t index, const char* field) const {
@@ -60,8 +61,9 @@ inline pcm::ProgrammingParams programming(c10::ArrayRef<double> values) {
   p.set_step_c2c = static_cast<float>(r.non_negative(4, "set_step_c2c"));
   p.set_step_d2d = static_cast<float>(r.non_negative(5, "set_step_d2d"));
   p.tolerance_us = static_cast<float>(r.positive(6, "verify_tolerance_us"));
-  p.max_iterations = r.integer(7, "max_iterations", 1, 1000000);
-  p.max_resets = r.integer(8, "max_resets", 0, 1000);
+  // Bounded so that one device's draws stay within the counter's 65,536 blocks and the time is finite.
+  p.max_iterations = r.integer(7, "max_iterations", 1, 1000);
+  p.max_resets = r.integer(8, "max_resets", 0, 50);
   p.approach_fraction = static_cast<float>(r.positive(9, "approach_fraction"));
   p.verify_delay_s = static_cast<float>(r.non_negative(10, "verify_delay_s"));
   p.read.g_max_us = p.g_max_us;

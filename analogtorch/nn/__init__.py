@@ -22,20 +22,22 @@ def convert_to_analog(model: nn.Module, config: AnalogConfig, *, exclude: Iterab
     """Replaces every ``nn.Linear`` of ``model`` (in place; also returned) by an ``AnalogLinear`` with
     ``config`` that keeps its trained weights (in-situ layers program them into their unit cells).
 
-    ``exclude``: qualified names of linear layers to keep digital. Layer i gets seed ``config.seed + i``.
+    ``exclude``: qualified names of linear layers to keep digital. The i-th converted layer (in the
+    model's module order) gets seed ``config.seed + i``.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
     if not isinstance(config, AnalogConfig):
         raise TypeError(f"config: expected an analogtorch.presets.AnalogConfig, got {type(config).__name__}")
     exclude = set(exclude)
-    names = {name for name, module in model.named_modules() if isinstance(module, nn.Linear)}
+    ordered = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    names = set(ordered)
     unknown = exclude - names
     if unknown:
         raise ValueError(f"exclude: no nn.Linear named {sorted(unknown)} in the model (linear layers: {sorted(names)})")
     if isinstance(model, nn.Linear):
         return _analog_copy(model, config)
-    for index, name in enumerate(sorted(names - exclude)):
+    for index, name in enumerate(name for name in ordered if name not in exclude):
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
         layer_config = _with_seed(config, config.seed + index)

@@ -31,11 +31,29 @@ from .. import _ops as ops
 from ..config import PCMDevice
 from ..presets import AnalogConfig, hardware_aware
 
-__all__ = ["AnalogLinear"]
+__all__ = ["AnalogLinear", "device_owner"]
 
 _STATE_FORMAT = 1
 _CALIBRATION_BATCH = 64
 DEVICE_MODES = ("in_situ", "pcm_only")  # the weights live in the simulated devices
+
+# Weights held by devices -> their layer, for AnalogSGD: keyed by identity (tensors compare
+# elementwise), holding both weakly. A registry rather than an attribute on the Parameter, so that
+# copies and pickles of a layer register themselves anew.
+_DEVICE_OWNERS: dict[int, tuple[weakref.ref, weakref.ref]] = {}
+
+
+def _register_owner(param: torch.Tensor, layer: "AnalogLinear") -> None:
+    key = id(param)
+    _DEVICE_OWNERS[key] = (weakref.ref(param, lambda _: _DEVICE_OWNERS.pop(key, None)), weakref.ref(layer))
+
+
+def device_owner(param: torch.Tensor) -> "AnalogLinear | None":
+    """The layer whose devices hold ``param``, or None for a digital parameter."""
+    entry = _DEVICE_OWNERS.get(id(param))
+    if entry is None or entry[0]() is not param:
+        return None
+    return entry[1]()
 
 
 def _converter(x: torch.Tensor, rng: torch.Tensor, bits: int, bound: float, noise: float) -> torch.Tensor:
@@ -64,8 +82,11 @@ class _BackwardConverter(torch.autograd.Function):
         backward_rng = rng.clone()
         backward_rng[1] += 1 << 39
         with torch.no_grad():
-            bound = grad.abs().max().clamp(min=1e-30).item()
-            grad = ops.quantize(grad.contiguous().float(), backward_rng, bits=ctx.bits, bound=bound, noise_std=ctx.noise)
+            # The converter's range follows the gradient's largest magnitude (no host sync: the
+            # gradient is normalised, converted on [-1, 1] and scaled back).
+            largest = grad.abs().amax().clamp(min=1e-30)
+            normalised = (grad / largest).contiguous().float()
+            grad = ops.quantize(normalised, backward_rng, bits=ctx.bits, bound=1.0, noise_std=ctx.noise) * largest
         return grad, None, None, None
 
 
@@ -119,7 +140,6 @@ class AnalogLinear(nn.Module):
         if config.mode in DEVICE_MODES:
             self.register_buffer("g_plus_us", torch.empty(shape, **state))
             self.register_buffer("g_minus_us", torch.empty(shape, **state))
-            self.weight._analog_owner = weakref.ref(self)  # AnalogSGD updates it through the devices
         if config.mode == "in_situ":
             self.register_buffer("v_c", torch.empty(shape, **state))
             self.register_buffer("variation", torch.empty((*shape, 3), device=device, dtype=torch.int8))
@@ -133,7 +153,26 @@ class AnalogLinear(nn.Module):
         self._weight_version = -1
         # Deployment state (program / set_time): None until programmed.
         self._deployed: dict[str, Any] | None = None
+        self._register_device_weight()
         self.reset_parameters()
+
+    def _register_device_weight(self) -> None:
+        if self.config.mode in DEVICE_MODES:
+            _register_owner(self.weight, self)  # AnalogSGD updates it through the devices
+
+    def __setstate__(self, state: dict) -> None:  # copy.deepcopy and unpickling
+        super().__setstate__(state)
+        self._register_device_weight()
+
+    def _apply(self, fn, recurse=True):
+        # .to() / .cuda() also move the deployment state, which is not a buffer.
+        super()._apply(fn, recurse)
+        self._register_device_weight()
+        if self._deployed is not None:
+            for key, value in self._deployed.items():
+                if isinstance(value, torch.Tensor):
+                    self._deployed[key] = fn(value)
+        return self
 
     # ------------------------------------------------------------------------------------------
     # Initialisation
@@ -156,29 +195,50 @@ class AnalogLinear(nn.Module):
         self.rng_state[1] += 1
         return state
 
+    def _program_pairs(self, weight_us: torch.Tensor, pcm: PCMDevice) -> tuple[torch.Tensor, torch.Tensor]:
+        """Programs PCM pairs to hold ``weight_us`` (in uS of G+ - G-) and returns (G+, G-).
+
+        Closed loop (program-and-verify from RESET): the device on each weight's side is programmed
+        to |w| + g_reset, so that the RESET partner's g_reset cancels; open loop: the Joshi et al.
+        mapping G+ = max(w, 0), G- = max(-w, 0), both with programming noise. The devices of cell i
+        are 2i and 2i+1, as in the transfer kernel. Counts the programming work of the devices used.
+        """
+        rng = self._next_rng()
+        closed = pcm.programming == "closed_loop"
+        offset = pcm.g_reset_us if closed else 0.0
+        plus = ops.pcm_program(weight_us.clamp(min=0) + offset, rng, pcm, device_stride=2, device_offset=0)
+        minus = ops.pcm_program((-weight_us).clamp(min=0) + offset, rng, pcm, device_stride=2, device_offset=1)
+        if closed:
+            positive = weight_us > 0
+            reset = torch.full_like(weight_us, pcm.g_reset_us)
+            g_plus = torch.where(positive, plus.conductance_us, reset)
+            g_minus = torch.where(positive, reset, minus.conductance_us)
+            used = (positive, ~positive)  # only the programmed side did work
+        else:
+            g_plus, g_minus = plus.conductance_us, minus.conductance_us
+            used = (torch.ones_like(weight_us, dtype=torch.bool),) * 2
+        for result, mask in zip((plus, minus), used):
+            self._counters["programming_pulses"] += int(result.pulses[mask].sum(dtype=torch.int64))
+            self._counters["programming_iterations"] += int(result.iterations[mask].sum(dtype=torch.int64))
+        return g_plus, g_minus
+
     def _program_unit_cells(self, weight: torch.Tensor) -> None:
-        """Maps weights onto fresh unit cells: scale so that the largest weight uses
-        ``weight_range_fraction`` of the pair's programmable range F * target_clip_us; the device
-        on each weight's side is programmed by program-and-verify, the other stays RESET."""
+        """Maps weights onto fresh devices: scale so that the largest weight uses
+        ``weight_range_fraction`` of the pair's programmable range F * target_clip_us."""
         cell = self.config.unit_cell
         pcm, cap = cell.pcm, cell.capacitor
         largest = weight.abs().max().item() if weight.numel() else 0.0
         self._scale_us_per_unit = cell.weight_range_fraction * cell.gain_f * pcm.target_clip_us / max(largest, 1e-12)
         target_us = (weight.float() * self._scale_us_per_unit / cell.gain_f).contiguous()
-        plus = ops.pcm_program(target_us.clamp(min=0) + pcm.g_reset_us, self._next_rng(), pcm)
-        minus = ops.pcm_program((-target_us).clamp(min=0) + pcm.g_reset_us, self._next_rng(), pcm)
-        positive = target_us > 0
-        reset = torch.full_like(target_us, pcm.g_reset_us)
-        self.g_plus_us.copy_(torch.where(positive, plus.conductance_us, reset))
-        self.g_minus_us.copy_(torch.where(positive, reset, minus.conductance_us))
+        g_plus, g_minus = self._program_pairs(target_us, pcm)
+        self.g_plus_us.copy_(g_plus)
+        self.g_minus_us.copy_(g_minus)
         if self.config.mode == "in_situ":
             self.v_c.fill_(cap.v_init_v)
             self.variation.copy_(ops.cell_variation(self._next_rng(), target_us.shape))
         self._polarity = 1
         self._examples_since_transfer = 0
         self._time_since_programming_s = 0.0
-        self._counters["programming_pulses"] += int(plus.pulses.sum() + minus.pulses.sum())
-        self._counters["programming_iterations"] += int(plus.iterations.sum() + minus.iterations.sum())
         self._refresh_weight()
 
     def _device_weight(self) -> torch.Tensor:
@@ -213,7 +273,7 @@ class AnalogLinear(nn.Module):
             return self._deployed_forward(x)
         if self.config.mode in DEVICE_MODES:
             self._check_weight_untouched()
-            if self.training:
+            if self.training and torch.is_grad_enabled():  # examples that will reach an optimizer step
                 self._pending_examples += x.numel() // max(self.in_features, 1)
             return self._read(x, self.weight)
         # hardware_aware
@@ -267,9 +327,12 @@ class AnalogLinear(nn.Module):
         largest = weight.abs().max().item() if weight.numel() else 0.0
         range_us = pcm.target_clip_us if pcm.programming == "closed_loop" else pcm.g_max_us
         scale = range_us / max(largest, 1e-12)
+        rng = self._next_rng()
+        closed = pcm.programming == "closed_loop"
+        offset = pcm.g_reset_us if closed else 0.0
         target = (weight * scale).contiguous()
-        plus = ops.pcm_program(target.clamp(min=0), self._next_rng(), pcm)
-        minus = ops.pcm_program((-target).clamp(min=0), self._next_rng(), pcm)
+        plus = ops.pcm_program(target.clamp(min=0) + offset, rng, pcm, device_stride=2, device_offset=0)
+        minus = ops.pcm_program((-target).clamp(min=0) + offset, rng, pcm, device_stride=2, device_offset=1)
         read_kwargs = {"g_max_us": pcm.g_max_us, "t0_s": pcm.t0_s, "t_read_s": pcm.t_read_s, "read_noise": pcm.read_noise}
         time_s = time_s if pcm.drift else 0.0
         g_plus = ops.pcm_read(plus.conductance_us, plus.drift_nu, self._next_rng(), time_s, **read_kwargs)
@@ -350,7 +413,7 @@ class AnalogLinear(nn.Module):
         self.g_minus_us.copy_(result.g_minus_us)
         self.v_c.copy_(result.v_c)
         self._polarity = next_polarity
-        self._examples_since_transfer = 0
+        self._examples_since_transfer -= cell.transfer_every  # keep the schedule: every transfer_every examples
         self._time_since_programming_s = 0.0
         self._counters["transfers"] += 1
         self._counters["programming_pulses"] += int(result.pulses.sum(dtype=torch.int64))
@@ -372,9 +435,16 @@ class AnalogLinear(nn.Module):
         largest = weight.abs().max().item() if weight.numel() else 0.0
         range_us = pcm.target_clip_us if pcm.programming == "closed_loop" else pcm.g_max_us
         scale = range_us / max(largest, 1e-12)
+        rng = self._next_rng()
+        closed = pcm.programming == "closed_loop"
+        offset = pcm.g_reset_us if closed else 0.0
         target = (weight * scale).contiguous()
-        plus = ops.pcm_program(target.clamp(min=0), self._next_rng(), pcm)
-        minus = ops.pcm_program((-target).clamp(min=0), self._next_rng(), pcm)
+        plus = ops.pcm_program(target.clamp(min=0) + offset, rng, pcm, device_stride=2, device_offset=0)
+        minus = ops.pcm_program((-target).clamp(min=0) + offset, rng, pcm, device_stride=2, device_offset=1)
+        if closed:  # the zero side stays RESET (g_reset), which the programmed side's offset cancels
+            positive = target > 0
+            plus = plus._replace(conductance_us=torch.where(positive, plus.conductance_us, offset))
+            minus = minus._replace(conductance_us=torch.where(positive, offset, minus.conductance_us))
         generator = torch.Generator().manual_seed(int(self.config.seed) % (2**63))
         calibration = torch.randn(_CALIBRATION_BATCH, self.in_features, generator=generator).clamp(-1, 1)
         self._deployed = {

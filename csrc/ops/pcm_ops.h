@@ -22,10 +22,14 @@ template <typename Backend>
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> pcm_program(const at::Tensor& target_us,
                                                                                    const at::Tensor& rng,
                                                                                    c10::ArrayRef<double> pcm_params,
-                                                                                   bool closed_loop) {
+                                                                                   bool closed_loop,
+                                                                                   int64_t device_stride,
+                                                                                   int64_t device_offset) {
   checks::on_device_type(target_us, "target_us", Backend::kDeviceType);
   checks::pcm_program_args(target_us, rng);
   const pcm::ProgrammingParams params = params::programming(pcm_params);
+  TORCH_CHECK(device_stride >= 1, "device_stride: expected an integer >= 1, got ", device_stride);
+  TORCH_CHECK(device_offset >= 0, "device_offset: expected an integer >= 0, got ", device_offset);
   const typename Backend::DeviceGuard device_guard(target_us.device());
   const at::Tensor target = target_us.contiguous();
   const at::Tensor rng_state = rng.contiguous();
@@ -42,7 +46,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> pcm_progr
                                                               pulses.mutable_data_ptr<int32_t>(),
                                                               iterations.mutable_data_ptr<int32_t>(),
                                                               converged.mutable_data_ptr<bool>(),
-                                                              params};
+                                                              params,
+                                                              device_stride,
+                                                              device_offset};
     Backend::for_each(target.numel(), kernel);
   };
   closed_loop ? launch(std::true_type{}) : launch(std::false_type{});

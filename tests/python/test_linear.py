@@ -220,12 +220,17 @@ def test_bad_input_is_refused_by_name(build, error, message):
         build()
 
 
-def test_in_situ_forward_compiles_without_graph_breaks():
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_in_situ_forward_and_backward_compile_without_graph_breaks(requires_grad):
+    # An input that requires grad takes the path of the backward converter (a layer after the first).
     layer = AnalogLinear(12, 5, config=presets.ambrogio2018())
     compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)
-    x = torch.rand(4, 12)
+    x = torch.rand(4, 12, requires_grad=requires_grad)
     y = compiled(x)
-    assert y.shape == (4, 5) and torch.isfinite(y).all()
+    y.sum().backward()
+    assert y.shape == (4, 5) and torch.isfinite(y).all() and torch.isfinite(layer.weight.grad).all()
+    if requires_grad:
+        assert torch.isfinite(x.grad).all()
 
 
 def test_pcm_only_trains_through_its_pairs():
@@ -296,3 +301,42 @@ def test_in_situ_training_step_compiles():
         loss.backward()
         optimizer.step()
     assert math.isfinite(loss.item()) and analogtorch.analog_stats(model)["0"]["transfers"] == 48 // 32
+
+
+def test_copies_and_pickles_of_an_in_situ_layer_train_through_their_own_devices():
+    layer = AnalogLinear(12, 3, config=presets.ambrogio2018())
+    copied = copy.deepcopy(layer)
+    buffer = io.BytesIO()
+    torch.save(layer, buffer)
+    buffer.seek(0)
+    unpickled = torch.load(buffer, weights_only=False)
+    x, labels = toy_data()
+    for candidate in (copied, unpickled):
+        before = candidate.v_c.clone()
+        nn.functional.cross_entropy(candidate(x[:8]), labels[:8]).backward()
+        AnalogSGD(candidate.parameters(), lr=0.5).step()
+        assert not torch.equal(candidate.v_c, before)  # the device moved, not a digital step
+        candidate(x[:8])  # and the weight is still the devices' own
+    assert torch.equal(layer.v_c, copied.v_c.new_full(layer.v_c.shape, 0.5))  # the original is untouched
+
+
+def test_initial_programming_keys_devices_like_the_transfer():
+    # Device-to-device step factors are fixed per physical device: the initial programming uses
+    # device indices 2i / 2i+1, like the transfer kernel, so the same devices keep their factors.
+    layer = AnalogLinear(40, 30, config=presets.ambrogio2018())
+    target = torch.full((30, 40), 8.0)
+    rng = analogtorch.make_rng_state(5)
+    pcm = analogtorch.PCMDevice(read_noise=False, set_step_c2c=0.0)
+    keyed = analogtorch.ops.pcm_program(target, rng, pcm, device_stride=2, device_offset=1)
+    flat = analogtorch.ops.pcm_program(target.flatten().repeat_interleave(2), rng, pcm)
+    assert torch.equal(keyed.pulses.flatten(), flat.pulses[1::2])
+    assert layer.analog_stats()["programming_iterations"] > 0
+
+
+def test_examples_counted_only_when_they_reach_an_update():
+    layer = AnalogLinear(12, 3, config=presets.ambrogio2018())
+    with torch.no_grad():
+        layer(torch.rand(8, 12))  # training mode, but no gradient: not an example of training
+    assert layer._pending_examples == 0
+    layer(torch.rand(8, 12))
+    assert layer._pending_examples == 8

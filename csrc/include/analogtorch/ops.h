@@ -43,7 +43,8 @@ at::Tensor make_rng_state(uint64_t seed, int64_t step = 0, c10::Device device = 
 
 // Programs PCM devices; returns (conductance_us, drift_nu, pulses, iterations, converged).
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> pcm_program(
-    const at::Tensor& target_us, const at::Tensor& rng, const PcmParams& params = {}, bool closed_loop = true);
+    const at::Tensor& target_us, const at::Tensor& rng, const PcmParams& params = {}, bool closed_loop = true,
+    int64_t device_stride = 1, int64_t device_offset = 0);
 
 // Reads PCM devices time_s seconds after programming: drift, then fresh 1/f read noise.
 at::Tensor pcm_read(const at::Tensor& conductance_us, const at::Tensor& drift_nu, const at::Tensor& rng,

@@ -60,11 +60,13 @@ struct PcmProgram {
   int32_t* iterations;     // [n] verify reads (0 in open loop)
   bool* converged;         // [n] within tolerance (closed loop: by the last verify read)
   pcm::ProgrammingParams params;
+  int64_t device_stride;  // element i is device i * stride + offset: the two devices of unit cell
+  int64_t device_offset;  // i are 2i (G+) and 2i+1 (G-), as in the transfer kernel
 
   ANALOGTORCH_HD void operator()(int64_t i) const {
     uint64_t seed, step;
     decode_rng_state(rng, seed, step);
-    const uint64_t device = static_cast<uint64_t>(i);
+    const uint64_t device = static_cast<uint64_t>(i * device_stride + device_offset);
     if constexpr (kClosedLoop) {
       const ProgrammedDevice programmed = program_device(device, target_us[i], params, true, seed, step);
       conductance_us[i] = programmed.conductance_us;
