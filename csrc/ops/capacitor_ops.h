@@ -41,6 +41,21 @@ inline void check_update_args(const at::Tensor& v_c, const at::Tensor& variation
   checks::finite_values(delta_w_us, "delta_w_us");
 }
 
+// Passes 1 and 2 of an update (kernels/capacitor.h); v_out may be v_in (in place).
+template <typename Backend>
+void count_and_apply_pulses(const at::Tensor& v_in, at::Tensor& v_out, const at::Tensor& variation,
+                            const at::Tensor& delta_w_us, const at::Tensor& rng, at::Tensor& pulses,
+                            const capacitor::Params& params, int polarity) {
+  const int64_t n = v_in.numel();
+  const kernels::CapacitorPulseCount count{delta_w_us.const_data_ptr<float>(), rng.const_data_ptr<int64_t>(),
+                                           pulses.mutable_data_ptr<int8_t>(), params, polarity};
+  Backend::for_each(n, count);
+  const kernels::CapacitorApplyPulses apply{v_in.const_data_ptr<float>(), variation.const_data_ptr<int8_t>(),
+                                            pulses.const_data_ptr<int8_t>(), rng.const_data_ptr<int64_t>(),
+                                            v_out.mutable_data_ptr<float>(), params};
+  Backend::for_each(n, apply);
+}
+
 template <typename Backend>
 std::tuple<at::Tensor, at::Tensor> capacitor_update(const at::Tensor& v_c, const at::Tensor& variation,
                                                     const at::Tensor& delta_w_us, const at::Tensor& rng,
@@ -53,11 +68,7 @@ std::tuple<at::Tensor, at::Tensor> capacitor_update(const at::Tensor& v_c, const
   const at::Tensor rng_state = rng.contiguous();
   at::Tensor v_out = at::empty_like(v_in, at::MemoryFormat::Contiguous);
   at::Tensor pulses = at::empty_like(v_out, v_out.options().dtype(at::kChar));
-  const kernels::CapacitorUpdate kernel{v_in.const_data_ptr<float>(),      var.const_data_ptr<int8_t>(),
-                                        delta.const_data_ptr<float>(),     rng_state.const_data_ptr<int64_t>(),
-                                        v_out.mutable_data_ptr<float>(),   pulses.mutable_data_ptr<int8_t>(),
-                                        params,                            static_cast<int>(polarity)};
-  Backend::for_each(v_in.numel(), kernel);
+  count_and_apply_pulses<Backend>(v_in, v_out, var, delta, rng_state, pulses, params, static_cast<int>(polarity));
   return {v_out, pulses};
 }
 
@@ -105,22 +116,21 @@ at::Tensor capacitor_step_(at::Tensor& v_c, at::Tensor& weight, const at::Tensor
   const at::Tensor g_plus = g_plus_us.contiguous(), g_minus = g_minus_us.contiguous();
   const at::Tensor var = variation.contiguous(), delta = delta_w_us.contiguous(), rng_state = rng.contiguous();
   at::Tensor pulses = at::empty_like(v_c, v_c.options().dtype(at::kChar));
-  const kernels::CapacitorStep kernel{v_c.mutable_data_ptr<float>(),
-                                      weight.mutable_data_ptr<float>(),
-                                      g_plus.const_data_ptr<float>(),
-                                      g_minus.const_data_ptr<float>(),
-                                      var.const_data_ptr<int8_t>(),
-                                      delta.const_data_ptr<float>(),
-                                      rng_state.const_data_ptr<int64_t>(),
-                                      pulses.mutable_data_ptr<int8_t>(),
-                                      params,
-                                      static_cast<int>(polarity),
-                                      capacitor::leak_decay(static_cast<float>(elapsed_s), static_cast<float>(tau_s)),
-                                      static_cast<float>(v_leak_v),
-                                      static_cast<float>(gain_f),
-                                      static_cast<float>(g_shared_us),
-                                      static_cast<float>(scale_us_per_unit)};
-  Backend::for_each(v_c.numel(), kernel);
+  count_and_apply_pulses<Backend>(v_c, v_c, var, delta, rng_state, pulses, params, static_cast<int>(polarity));
+  const kernels::CapacitorLeakWeight leak_and_weight{
+      v_c.mutable_data_ptr<float>(),
+      weight.mutable_data_ptr<float>(),
+      g_plus.const_data_ptr<float>(),
+      g_minus.const_data_ptr<float>(),
+      var.const_data_ptr<int8_t>(),
+      params,
+      static_cast<int>(polarity),
+      capacitor::leak_decay(static_cast<float>(elapsed_s), static_cast<float>(tau_s)),
+      static_cast<float>(v_leak_v),
+      static_cast<float>(gain_f),
+      static_cast<float>(g_shared_us),
+      static_cast<float>(scale_us_per_unit)};
+  Backend::for_each(v_c.numel(), leak_and_weight);
   return pulses;
 }
 

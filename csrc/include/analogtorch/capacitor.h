@@ -80,19 +80,32 @@ ANALOGTORCH_HD float step_scale(float v_c_v, bool up, const Params& p) {
 ANALOGTORCH_HD int pulses_for(float request_us, const Params& p, float u) {
   const float exact = detmath::clamp(request_us / p.dg_per_pulse_us, static_cast<float>(-p.max_pulses),
                                      static_cast<float>(p.max_pulses));
-  const float whole = detmath::floor(exact);
+  const float whole = detmath::floor_small(exact);  // |exact| <= max_pulses
   const int n = static_cast<int>(whole) + (u < exact - whole ? 1 : 0);
   return n;
 }
 
-// Applies n signed pulses, one at a time (each with its own cycle-to-cycle noise), within the rails.
+// Applies n signed pulses within the rails. Far from the rail it moves toward, a pulse's step does
+// not depend on V_C, so the n steps dv f (1 + c2c z_k) sum to n dv f + dv f c2c sqrt(n) Z: the same
+// distribution from one normal instead of n (the truncation of a step at 0 lies 1/c2c = 10 sigma
+// out). Near the rail, and with soft bounds, the pulses are applied one at a time.
 ANALOGTORCH_HD float apply_pulses(float v_c_v, int n, const Cell& cell, const Params& p, RandomCursor& noise) {
   const bool up = n > 0;
   const int count = up ? n : -n;
   const float factor = up ? cell.up : cell.down;
+  const float nominal = p.dv_pulse_v * factor;
+  if (!p.soft_bounds && count > 0) {
+    // A generous bound on the excursion: every step at 1 + 6 c2c of its mean.
+    const float reach = static_cast<float>(count) * nominal * (1.0f + 6.0f * p.c2c_sigma);
+    const bool clear = up ? v_c_v + reach <= p.v_max_v - p.rail_margin_v : v_c_v - reach >= p.v_min_v + p.rail_margin_v;
+    if (clear) {
+      const float spread = nominal * p.c2c_sigma * detmath::sqrt(static_cast<float>(count));
+      const float total = detmath::fmax_(static_cast<float>(count) * nominal + spread * noise.normal(), 0.0f);
+      return detmath::clamp(up ? v_c_v + total : v_c_v - total, p.v_min_v, p.v_max_v);
+    }
+  }
   for (int pulse = 0; pulse < count; ++pulse) {
-    const float step = p.dv_pulse_v * factor * step_scale(v_c_v, up, p) *
-                       detmath::fmax_(1.0f + p.c2c_sigma * noise.normal(), 0.0f);
+    const float step = nominal * step_scale(v_c_v, up, p) * detmath::fmax_(1.0f + p.c2c_sigma * noise.normal(), 0.0f);
     v_c_v = detmath::clamp(up ? v_c_v + step : v_c_v - step, p.v_min_v, p.v_max_v);
   }
   return v_c_v;

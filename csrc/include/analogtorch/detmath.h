@@ -71,6 +71,13 @@ ANALOGTORCH_HD float floor(float x) {
 #endif
 }
 
+// Round toward -inf for |x| < 2^31 (a truncating conversion: exact, and vectorisable on SSE2,
+// where floor() is a library call).
+ANALOGTORCH_HD float floor_small(float x) {
+  const float truncated = static_cast<float>(static_cast<int32_t>(x));
+  return truncated > x ? truncated - 1.0f : truncated;
+}
+
 // Nearest integer, halves rounded up, for |x| < 2^23 (exact; truncating conversion, vectorisable).
 ANALOGTORCH_HD float round_half_up(float x) {
   const float shifted = x + 0.5f;

@@ -80,12 +80,15 @@ ANALOGTORCH_HD float standard_normal(uint64_t seed, RandomStream stream, uint64_
 // Sequential draws for one (seed, stream, element, step). Cheap to construct; holds one block.
 class RandomCursor {
  public:
-  ANALOGTORCH_HD RandomCursor(uint64_t seed, RandomStream stream, uint64_t element, uint64_t step)
+  // first_block > 0 starts past blocks that a kernel already used through random_block().
+  ANALOGTORCH_HD RandomCursor(uint64_t seed, RandomStream stream, uint64_t element, uint64_t step,
+                              uint32_t first_block = 0)
       : key0_(static_cast<uint32_t>(seed)),
         key1_(static_cast<uint32_t>(seed >> 32)),
         element_(element),
         step_(step),
-        stream_(static_cast<uint32_t>(stream)) {}
+        stream_(static_cast<uint32_t>(stream)),
+        block_index_(first_block) {}
 
   ANALOGTORCH_HD uint32_t next_bits() {
     if (used_ == 4) refill();
@@ -123,7 +126,7 @@ class RandomCursor {
   uint32_t key0_, key1_;
   uint64_t element_, step_;
   uint32_t stream_;
-  uint32_t block_index_ = 0;
+  uint32_t block_index_;
   Philox4x32Block block_{};
   int used_ = 4;
   bool has_spare_normal_ = false;

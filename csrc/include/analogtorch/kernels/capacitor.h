@@ -32,34 +32,52 @@ struct CellVariation {
   }
 };
 
-// One cell's pulses for a requested weight change (the capacitor term carries the polarity p, so
-// raising W by dW needs g to move by p dW). Draw order: the stochastic rounding, then one normal
-// per pulse.
-ANALOGTORCH_HD float update_cell(float v_c, float delta_w_us, int polarity, const capacitor::Cell& cell,
-                                 const capacitor::Params& p, RandomCursor& cursor, int& pulses) {
-  pulses = capacitor::pulses_for(static_cast<float>(polarity) * delta_w_us, p, cursor.uniform());
-  return capacitor::apply_pulses(v_c, pulses, cell, p, cursor);
-}
+// A capacitor update runs in passes, so that the work every cell does (random rounding, leak,
+// weight) vectorises and only the cells that pulse run the per-pulse loop:
+//   1. CapacitorPulseCount: n = stochastic_round(p dW / dg_per_pulse), clipped (the capacitor term
+//      carries the polarity p, so raising W by dW needs g to move by p dW). Its uniform is word 0
+//      of the cell's first random block.
+//   2. CapacitorApplyPulses: n pulses one at a time, each with its cycle-to-cycle normal drawn from
+//      the cell's blocks 1, 2, ...
+//   3. CapacitorLeakWeight (capacitor_step_ only): leak over the step, then the cached weight.
 
-// Bytes per cell: 4 (V_C) + 3 (variation) + 4 (dW) read; 4 (V_C) + 1 (pulses) written = 16.
-struct CapacitorUpdate {
-  const float* v_c;           // [n] capacitor voltage
-  const int8_t* variation;    // [n, 3]
-  const float* delta_w_us;    // [n] requested change of W
-  const int64_t* rng;         // [2]
-  float* v_c_out;             // [n]
-  int8_t* pulses_out;         // [n] signed pulses applied
+// Pass 1. Bytes per cell: 4 (dW) read, 1 (pulses) written.
+struct CapacitorPulseCount {
+  const float* delta_w_us;  // [n] requested change of W
+  const int64_t* rng;       // [2]
+  int8_t* pulses_out;       // [n] signed pulse counts
   capacitor::Params params;
   int polarity;
 
   ANALOGTORCH_HD void operator()(int64_t i) const {
     uint64_t seed, step;
     decode_rng_state(rng, seed, step);
-    RandomCursor cursor(seed, RandomStream::kCapacitorUpdate, static_cast<uint64_t>(i), step);
+    const float u =
+        uniform_closed0(random_block(seed, RandomStream::kCapacitorUpdate, static_cast<uint64_t>(i), step).v[0]);
+    pulses_out[i] = static_cast<int8_t>(capacitor::pulses_for(static_cast<float>(polarity) * delta_w_us[i], params, u));
+  }
+};
+
+// Pass 2. Bytes per cell: 4 (V_C) + 1 (pulses) read, 4 written; + 3 (variation) where it pulses.
+struct CapacitorApplyPulses {
+  const float* v_c;         // [n] before the pulses (may alias v_c_out)
+  const int8_t* variation;  // [n, 3]
+  const int8_t* pulses;     // [n] from pass 1
+  const int64_t* rng;       // [2]
+  float* v_c_out;           // [n]
+  capacitor::Params params;
+
+  ANALOGTORCH_HD void operator()(int64_t i) const {
+    const int n = pulses[i];
+    if (n == 0) {
+      v_c_out[i] = v_c[i];
+      return;
+    }
+    uint64_t seed, step;
+    decode_rng_state(rng, seed, step);
+    RandomCursor noise(seed, RandomStream::kCapacitorUpdate, static_cast<uint64_t>(i), step, /*first_block=*/1);
     const capacitor::Cell cell = capacitor::decode_cell(variation + i * capacitor::kVariationFields, params);
-    int pulses;
-    v_c_out[i] = update_cell(v_c[i], delta_w_us[i], polarity, cell, params, cursor, pulses);
-    pulses_out[i] = static_cast<int8_t>(pulses);
+    v_c_out[i] = capacitor::apply_pulses(v_c[i], n, cell, params, noise);
   }
 };
 
@@ -73,18 +91,14 @@ struct CapacitorLeak {
   ANALOGTORCH_HD void operator()(int64_t i) const { v_c_out[i] = capacitor::leak(v_c[i], decay, v_leak_v); }
 };
 
-// The training step of a 2PCM+3T1C array, in place: pulses, leak, and the cached network weight.
-// Bytes per cell: 4 (V_C) + 4 (G+) + 4 (G-) + 3 (variation) + 4 (dW) read;
-// 4 (V_C) + 4 (w) + 1 (pulses) written = 28.
-struct CapacitorStep {
+// Pass 3 of capacitor_step_, in place. Bytes per cell: 4 (V_C) + 4 (G+) + 4 (G-) + 3 (variation)
+// read; 4 (V_C) + 4 (w) written. The whole step moves 16 + 9 + 23 = 48 bytes per cell in 3 passes.
+struct CapacitorLeakWeight {
   float* v_c;                 // [n] in/out
   float* weight;              // [n] out: w = W_uS / scale
   const float* g_plus_us;     // [n]
   const float* g_minus_us;    // [n]
   const int8_t* variation;    // [n, 3]
-  const float* delta_w_us;    // [n]
-  const int64_t* rng;         // [2]
-  int8_t* pulses_out;         // [n]
   capacitor::Params params;
   int polarity;
   float decay;
@@ -94,15 +108,9 @@ struct CapacitorStep {
   float scale_us_per_unit;
 
   ANALOGTORCH_HD void operator()(int64_t i) const {
-    uint64_t seed, step;
-    decode_rng_state(rng, seed, step);
-    RandomCursor cursor(seed, RandomStream::kCapacitorUpdate, static_cast<uint64_t>(i), step);
-    const capacitor::Cell cell = capacitor::decode_cell(variation + i * capacitor::kVariationFields, params);
-    int pulses;
-    float v = update_cell(v_c[i], delta_w_us[i], polarity, cell, params, cursor, pulses);
-    v = capacitor::leak(v, decay, v_leak_v);
+    const float v = capacitor::leak(v_c[i], decay, v_leak_v);
     v_c[i] = v;
-    pulses_out[i] = static_cast<int8_t>(pulses);
+    const capacitor::Cell cell = capacitor::decode_cell(variation + i * capacitor::kVariationFields, params);
     const float g = capacitor::read_conductance_us(v, cell.v_t_v, params.k_us_per_v2);
     weight[i] = unit_cell::weight_us(g_plus_us[i], g_minus_us[i], g, polarity, gain_f, g_shared_us) / scale_us_per_unit;
   }

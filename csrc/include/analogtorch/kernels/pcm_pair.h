@@ -38,7 +38,7 @@ struct PcmPairStep {
     const float per_pulse_us = gain_f * amplitude * programming.set_step_us;
     const float request = detmath::clamp(delta_w_us[i] / per_pulse_us, static_cast<float>(-max_pulses),
                                          static_cast<float>(max_pulses));
-    const float whole = detmath::floor(request);
+    const float whole = detmath::floor_small(request);  // |request| <= max_pulses
     const int n = static_cast<int>(whole) + (cursor.uniform() < request - whole ? 1 : 0);
     const bool up = n > 0;
     const uint64_t device = up ? plus : minus;
