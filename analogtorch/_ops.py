@@ -45,7 +45,7 @@ def _load_cuda_kernels() -> bool:
     except ModuleNotFoundError:
         return False  # built without CUDA: a CPU-only extension
     except ImportError as error:  # built with CUDA but the library cannot load here
-        warnings.warn(f"analogtorch: CUDA kernels present but not loadable ({error}); using the CPU only")
+        warnings.warn(f"analogtorch: CUDA kernels present but not loadable ({error}); using the CPU only", stacklevel=2)
         return False
     return True
 
@@ -242,7 +242,8 @@ def capacitor_update(
 
     n = stochastic_round(p * dW / dg_per_pulse), clipped to +-max_pulses; each pulse moves V_C by
     dv_pulse_v times the cell's up or down factor, times (1 + c2c_sigma N(0,1)), shrinking to zero
-    within rail_margin_v of the rail it moves toward; V_C stays within the rails.
+    within rail_margin_v of the rail it moves toward; V_C stays within the rails. Far from the rail,
+    the n pulses are drawn as one summed step (the same distribution, one normal instead of n).
 
     Args:
         v_c: float32 [*] capacitor voltages. variation: int8 [*, 3] from :func:`cell_variation`.

@@ -12,7 +12,6 @@ up/down mismatch and shows that flipping p at every transfer cancels the drift t
 causes. Tolerances are stated per test; every draw uses a fixed seed, so a pass is repeatable.
 """
 
-import math
 import re
 
 import pytest
