@@ -195,32 +195,42 @@ class AnalogLinear(nn.Module):
         self.rng_state[1] += 1
         return state
 
-    def _program_pairs(self, weight_us: torch.Tensor, pcm: PCMDevice) -> tuple[torch.Tensor, torch.Tensor]:
-        """Programs PCM pairs to hold ``weight_us`` (in uS of G+ - G-) and returns (G+, G-).
+    def _program_pairs(
+        self, weight_us: torch.Tensor, pcm: PCMDevice, *, count_work: bool = True
+    ) -> tuple[ops.ProgrammingResult, ops.ProgrammingResult]:
+        """Programs PCM pairs to hold ``weight_us`` (in uS of G+ - G-); returns the G+ and G- results.
 
         Closed loop (program-and-verify from RESET): the device on each weight's side is programmed
         to |w| + g_reset, so that the RESET partner's g_reset cancels; open loop: the Joshi et al.
         mapping G+ = max(w, 0), G- = max(-w, 0), both with programming noise. The devices of cell i
-        are 2i and 2i+1, as in the transfer kernel. Counts the programming work of the devices used.
+        are 2i and 2i+1, as in the transfer kernel.
         """
         rng = self._next_rng()
+        weight_us = weight_us.contiguous()
         closed = pcm.programming == "closed_loop"
         offset = pcm.g_reset_us if closed else 0.0
         plus = ops.pcm_program(weight_us.clamp(min=0) + offset, rng, pcm, device_stride=2, device_offset=0)
         minus = ops.pcm_program((-weight_us).clamp(min=0) + offset, rng, pcm, device_stride=2, device_offset=1)
-        if closed:
+        if closed:  # the zero side stays RESET and did no work
             positive = weight_us > 0
-            reset = torch.full_like(weight_us, pcm.g_reset_us)
-            g_plus = torch.where(positive, plus.conductance_us, reset)
-            g_minus = torch.where(positive, reset, minus.conductance_us)
-            used = (positive, ~positive)  # only the programmed side did work
+            plus = plus._replace(conductance_us=torch.where(positive, plus.conductance_us, offset))
+            minus = minus._replace(conductance_us=torch.where(positive, offset, minus.conductance_us))
+            used = (positive, ~positive)
         else:
-            g_plus, g_minus = plus.conductance_us, minus.conductance_us
             used = (torch.ones_like(weight_us, dtype=torch.bool),) * 2
-        for result, mask in zip((plus, minus), used):
-            self._counters["programming_pulses"] += int(result.pulses[mask].sum(dtype=torch.int64))
-            self._counters["programming_iterations"] += int(result.iterations[mask].sum(dtype=torch.int64))
-        return g_plus, g_minus
+        if count_work:
+            for result, mask in zip((plus, minus), used):
+                self._counters["programming_pulses"] += int(result.pulses[mask].sum(dtype=torch.int64))
+                self._counters["programming_iterations"] += int(result.iterations[mask].sum(dtype=torch.int64))
+        return plus, minus
+
+    @staticmethod
+    def _inference_scale(weight: torch.Tensor, pcm: PCMDevice) -> float:
+        """uS per network unit for inference (PHYSICS.md section 2): the largest weight uses the
+        programmable range (G_max; target_clip_us in closed loop)."""
+        largest = weight.abs().max().item() if weight.numel() else 0.0
+        range_us = pcm.target_clip_us if pcm.programming == "closed_loop" else pcm.g_max_us
+        return range_us / max(largest, 1e-12)
 
     def _program_unit_cells(self, weight: torch.Tensor) -> None:
         """Maps weights onto fresh devices: scale so that the largest weight uses
@@ -229,10 +239,10 @@ class AnalogLinear(nn.Module):
         pcm, cap = cell.pcm, cell.capacitor
         largest = weight.abs().max().item() if weight.numel() else 0.0
         self._scale_us_per_unit = cell.weight_range_fraction * cell.gain_f * pcm.target_clip_us / max(largest, 1e-12)
-        target_us = (weight.float() * self._scale_us_per_unit / cell.gain_f).contiguous()
-        g_plus, g_minus = self._program_pairs(target_us, pcm)
-        self.g_plus_us.copy_(g_plus)
-        self.g_minus_us.copy_(g_minus)
+        target_us = weight.float() * self._scale_us_per_unit / cell.gain_f
+        plus, minus = self._program_pairs(target_us, pcm)
+        self.g_plus_us.copy_(plus.conductance_us)
+        self.g_minus_us.copy_(minus.conductance_us)
         if self.config.mode == "in_situ":
             self.v_c.fill_(cap.v_init_v)
             self.variation.copy_(ops.cell_variation(self._next_rng(), target_us.shape))
@@ -324,15 +334,8 @@ class AnalogLinear(nn.Module):
     def _pcm_round_trip(self, weight: torch.Tensor, pcm: PCMDevice, time_s: float) -> torch.Tensor:
         """Programs weights into PCM pairs (open loop or closed loop, per ``pcm``) and reads them
         ``time_s`` later, with global drift compensation."""
-        largest = weight.abs().max().item() if weight.numel() else 0.0
-        range_us = pcm.target_clip_us if pcm.programming == "closed_loop" else pcm.g_max_us
-        scale = range_us / max(largest, 1e-12)
-        rng = self._next_rng()
-        closed = pcm.programming == "closed_loop"
-        offset = pcm.g_reset_us if closed else 0.0
-        target = (weight * scale).contiguous()
-        plus = ops.pcm_program(target.clamp(min=0) + offset, rng, pcm, device_stride=2, device_offset=0)
-        minus = ops.pcm_program((-target).clamp(min=0) + offset, rng, pcm, device_stride=2, device_offset=1)
+        scale = self._inference_scale(weight, pcm)
+        plus, minus = self._program_pairs(weight * scale, pcm, count_work=False)
         read_kwargs = {"g_max_us": pcm.g_max_us, "t0_s": pcm.t0_s, "t_read_s": pcm.t_read_s, "read_noise": pcm.read_noise}
         time_s = time_s if pcm.drift else 0.0
         g_plus = ops.pcm_read(plus.conductance_us, plus.drift_nu, self._next_rng(), time_s, **read_kwargs)
@@ -432,19 +435,8 @@ class AnalogLinear(nn.Module):
         if not isinstance(pcm, PCMDevice):
             raise TypeError(f"pcm: expected a PCMDevice, got {type(pcm).__name__}")
         weight = self.weight.detach().float()
-        largest = weight.abs().max().item() if weight.numel() else 0.0
-        range_us = pcm.target_clip_us if pcm.programming == "closed_loop" else pcm.g_max_us
-        scale = range_us / max(largest, 1e-12)
-        rng = self._next_rng()
-        closed = pcm.programming == "closed_loop"
-        offset = pcm.g_reset_us if closed else 0.0
-        target = (weight * scale).contiguous()
-        plus = ops.pcm_program(target.clamp(min=0) + offset, rng, pcm, device_stride=2, device_offset=0)
-        minus = ops.pcm_program((-target).clamp(min=0) + offset, rng, pcm, device_stride=2, device_offset=1)
-        if closed:  # the zero side stays RESET (g_reset), which the programmed side's offset cancels
-            positive = target > 0
-            plus = plus._replace(conductance_us=torch.where(positive, plus.conductance_us, offset))
-            minus = minus._replace(conductance_us=torch.where(positive, offset, minus.conductance_us))
+        scale = self._inference_scale(weight, pcm)
+        plus, minus = self._program_pairs(weight * scale, pcm, count_work=False)
         generator = torch.Generator().manual_seed(int(self.config.seed) % (2**63))
         calibration = torch.randn(_CALIBRATION_BATCH, self.in_features, generator=generator).clamp(-1, 1)
         self._deployed = {
