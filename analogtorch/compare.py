@@ -112,7 +112,7 @@ def train_one(name: str, args: argparse.Namespace, seed: int, train: Dataset, te
             print(f"{name:>15} seed {seed} epoch {epoch}: loss {losses[-1]:.4f}, test accuracy {100 * test_accuracy:.2f}%")
     result = {"preset": name, "seed": seed, "test_accuracy": curve, "train_loss": losses,
               "train_seconds": time.perf_counter() - start,
-              "config": None if config is None else _jsonable(asdict(config))}  # fmt: skip
+              "config": None if config is None else asdict(config)}  # fmt: skip
     if name in DRIFT_PRESETS:
         result["drift"] = drift_study(model, test, device, args.reads)
     if config is not None:
@@ -135,14 +135,6 @@ def drift_study(model: nn.Module, test: Dataset, device: torch.device, reads: in
             study[key][label] = {"seconds": seconds, "mean": statistics.fmean(values),
                                  "std": statistics.pstdev(values), "reads": values}  # fmt: skip
     return study
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def summarise(results: list[dict], presets_run: list[str]) -> dict[str, dict]:

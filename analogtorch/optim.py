@@ -11,13 +11,9 @@ from __future__ import annotations
 
 import torch
 
+from .nn.linear import device_owner
+
 __all__ = ["AnalogSGD"]
-
-
-def _analog_owner(param: torch.Tensor):
-    from .nn.linear import device_owner
-
-    return device_owner(param)
 
 
 class AnalogSGD(torch.optim.SGD):
@@ -33,7 +29,7 @@ class AnalogSGD(torch.optim.SGD):
         hidden = []
         for group in self.param_groups:
             for param in group["params"]:
-                layer = _analog_owner(param)
+                layer = device_owner(param)
                 if layer is None or param.grad is None:
                     continue
                 grad = param.grad

@@ -13,8 +13,6 @@ and <= 3x at batch 1; <= 16 bytes of device state per weight.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 from torch import nn
@@ -22,6 +20,7 @@ from torch import nn
 import analogtorch
 from analogtorch import AnalogLinear, presets
 from analogtorch.optim import AnalogSGD
+from timing import median_seconds  # benchmarks/timing.py
 
 PRESETS = {
     "ideal": presets.ideal,
@@ -29,16 +28,6 @@ PRESETS = {
     "ambrogio2018": presets.ambrogio2018,
     "pcm_only": presets.pcm_only,
 }
-
-
-def median_seconds(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def timings(layer: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, repeats: int) -> dict[str, float]:

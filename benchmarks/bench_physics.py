@@ -9,24 +9,13 @@ of what one pass over the data costs on this machine. Target: <= 3x for the per-
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 
 import analogtorch
 from analogtorch import ops
 from analogtorch.config import Capacitor3T1C, PCMDevice
-
-
-def median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up: allocator, thread pool
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import median_seconds  # benchmarks/timing.py
 
 
 def main() -> None:

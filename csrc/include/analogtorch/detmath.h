@@ -46,7 +46,6 @@ constexpr float kLog2e = 1.442695040888963407f;
 ANALOGTORCH_HD float infinity() { return bits_float(0x7f800000u); }
 ANALOGTORCH_HD float quiet_nan() { return bits_float(0x7fc00000u); }
 ANALOGTORCH_HD bool is_nan(float x) { return x != x; }
-ANALOGTORCH_HD bool is_finite(float x) { return (float_bits(x) & 0x7f800000u) != 0x7f800000u; }
 ANALOGTORCH_HD float fmin_(float a, float b) { return a < b ? a : b; }
 ANALOGTORCH_HD float fmax_(float a, float b) { return a > b ? a : b; }
 // |x| as a select (fabs(-0) = +0): a bit mask applied to a loaded value stops GCC vectorising.
@@ -59,15 +58,6 @@ ANALOGTORCH_HD float sqrt(float x) {
   return __fsqrt_rn(x);
 #else
   return std::sqrt(x);
-#endif
-}
-
-// Round toward -inf (exact on both sides).
-ANALOGTORCH_HD float floor(float x) {
-#if defined(__CUDA_ARCH__)
-  return floorf(x);
-#else
-  return std::floor(x);
 #endif
 }
 
