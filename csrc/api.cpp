@@ -77,6 +77,28 @@ Tensor capacitor_leak(const Tensor& v_c, double elapsed_s, double tau_s, double 
   return op.call(v_c, elapsed_s, tau_s, v_leak_v);
 }
 
+Tensor capacitor_step_(Tensor& v_c, Tensor& weight, const Tensor& g_plus_us, const Tensor& g_minus_us,
+                       const Tensor& variation, const Tensor& delta_w_us, const Tensor& rng, int64_t polarity,
+                       double elapsed_s, double gain_f, double scale_us_per_unit, const CapacitorParams& params) {
+  static const auto op =
+      find_op<Tensor(Tensor&, Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                     int64_t, ParamList, double, double, double, double, double, double)>(
+          "analogtorch::capacitor_step_");
+  return op.call(v_c, weight, g_plus_us, g_minus_us, variation, delta_w_us, rng, polarity, params.list(), elapsed_s,
+                 params.tau_s, params.v_leak_v, gain_f, params.g_shared_us(), scale_us_per_unit);
+}
+
+std::tuple<Tensor, Tensor> pcm_pair_step_(Tensor& g_plus_us, Tensor& g_minus_us, Tensor& weight,
+                                          const Tensor& delta_w_us, const Tensor& rng, const PcmParams& pcm,
+                                          double gain_f, double scale_us_per_unit, double amplitude,
+                                          int64_t max_pulses, double refresh_us) {
+  static const auto op = find_op<std::tuple<Tensor, Tensor>(Tensor&, Tensor&, Tensor&, const Tensor&, const Tensor&,
+                                                            ParamList, double, double, double, int64_t, double)>(
+      "analogtorch::pcm_pair_step_");
+  return op.call(g_plus_us, g_minus_us, weight, delta_w_us, rng, pcm.list(), gain_f, scale_us_per_unit, amplitude,
+                 max_pulses, refresh_us);
+}
+
 Tensor unit_cell_weight(const Tensor& g_plus_us, const Tensor& g_minus_us, const Tensor& v_c,
                         const Tensor& variation, int64_t polarity, double gain_f, double scale_us_per_unit,
                         const CapacitorParams& params) {

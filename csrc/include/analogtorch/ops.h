@@ -59,6 +59,22 @@ std::tuple<at::Tensor, at::Tensor> capacitor_update(const at::Tensor& v_c, const
                                                     const at::Tensor& delta_w_us, const at::Tensor& rng,
                                                     int64_t polarity, const CapacitorParams& params = {});
 
+// One in-situ training step of 2PCM + 3T1C cells, in place: pulses for delta_w_us, leakage over
+// elapsed_s, then `weight` recomputed (in network units). Returns the pulses applied.
+at::Tensor capacitor_step_(at::Tensor& v_c, at::Tensor& weight, const at::Tensor& g_plus_us,
+                           const at::Tensor& g_minus_us, const at::Tensor& variation, const at::Tensor& delta_w_us,
+                           const at::Tensor& rng, int64_t polarity, double elapsed_s, double gain_f = 3.0,
+                           double scale_us_per_unit = 1.0, const CapacitorParams& params = {});
+
+// One in-situ training step of bare PCM pairs, in place: partial-SET pulses for delta_w_us, a
+// refresh of pairs whose device passed refresh_us, then `weight` recomputed. Returns
+// (pulses, refreshed).
+std::tuple<at::Tensor, at::Tensor> pcm_pair_step_(at::Tensor& g_plus_us, at::Tensor& g_minus_us, at::Tensor& weight,
+                                                  const at::Tensor& delta_w_us, const at::Tensor& rng,
+                                                  const PcmParams& pcm = {}, double gain_f = 3.0,
+                                                  double scale_us_per_unit = 1.0, double amplitude = 0.05,
+                                                  int64_t max_pulses = 15, double refresh_us = 20.0);
+
 // Leakage toward v_leak_v over elapsed_s.
 at::Tensor capacitor_leak(const at::Tensor& v_c, double elapsed_s, double tau_s = 1.0, double v_leak_v = 0.8);
 
