@@ -3,6 +3,7 @@
 - ``AnalogLinear`` / ``convert_to_analog``: layers whose weights live on simulated PCM and 3T1C
   devices (configured by ``analogtorch.presets``), trained with ``analogtorch.optim.AnalogSGD``.
 - ``program`` / ``set_time``: deploy a trained model into PCM and let it drift.
+- ``save_checkpoint`` / ``load_checkpoint``: atomic, checked, all-or-nothing checkpoints.
 - ``analogtorch.ops``: the device physics as registered ops, with CPU and CUDA kernels that share
   one copy of each law and one counter-based random generator (a seed gives the same bits everywhere).
 """
@@ -10,6 +11,7 @@
 from . import _ops as ops
 from . import config, optim, presets
 from ._ops import cuda_kernels_available, make_rng_state
+from .checkpoint import load_checkpoint, save_checkpoint
 from .config import Capacitor3T1C, PCMDevice, Periphery, UnitCell
 from .inference import analog_stats, program, set_time
 from .nn import AnalogLinear, convert_to_analog, convert_to_digital
@@ -30,10 +32,12 @@ __all__ = [
     "convert_to_analog",
     "convert_to_digital",
     "cuda_kernels_available",
+    "load_checkpoint",
     "make_rng_state",
     "ops",
     "optim",
     "presets",
     "program",
+    "save_checkpoint",
     "set_time",
 ]

@@ -19,6 +19,7 @@ programming; every forward then reads the drifted devices with fresh read noise.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import weakref
 from typing import Any
@@ -33,7 +34,7 @@ from ..presets import AnalogConfig, hardware_aware
 
 __all__ = ["AnalogLinear", "device_owner"]
 
-_STATE_FORMAT = 1
+_STATE_FORMAT = 2
 _CALIBRATION_BATCH = 64
 DEVICE_MODES = ("in_situ", "pcm_only")  # the weights live in the simulated devices
 
@@ -54,6 +55,19 @@ def device_owner(param: torch.Tensor) -> "AnalogLinear | None":
     if entry is None or entry[0]() is not param:
         return None
     return entry[1]()
+
+
+def _config_fields(config: Any, prefix: str = "") -> dict[str, Any]:
+    """A configuration as flat {"unit_cell.pcm.g_max_us": 25.0, ...}: plain values that a
+    checkpoint can hold (``torch.load(weights_only=True)``) and that two configs can be diffed by."""
+    fields = {}
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if dataclasses.is_dataclass(value):
+            fields.update(_config_fields(value, f"{prefix}{field.name}."))
+        else:
+            fields[prefix + field.name] = value
+    return fields
 
 
 def _converter(x: torch.Tensor, rng: torch.Tensor, bits: int, bound: float, noise: float) -> torch.Tensor:
@@ -508,7 +522,7 @@ class AnalogLinear(nn.Module):
     def get_extra_state(self) -> dict[str, Any]:
         return {
             "format": _STATE_FORMAT,
-            "config": repr(self.config),
+            "config": _config_fields(self.config),
             "shape": [self.out_features, self.in_features],
             "polarity": self._polarity,
             "scale_us_per_unit": self._scale_us_per_unit,
@@ -530,22 +544,90 @@ class AnalogLinear(nn.Module):
     def _check_extra_state(self, state: Any) -> None:
         if not isinstance(state, dict) or state.get("format") != _STATE_FORMAT:
             raise ValueError(f"state_dict: expected AnalogLinear state of format {_STATE_FORMAT}, got {state!r:.200}")
-        if state.get("config") != repr(self.config):
-            raise ValueError(
-                "state_dict: saved from a layer of another configuration:\n"
-                f"  saved: {state.get('config')}\n  layer: {self.config!r}"
-            )
+        # The seed only keys the generator at construction; the saved rng_state carries it on.
+        saved = state.get("config")
+        ours = _config_fields(self.config)
+        if not isinstance(saved, dict) or saved.keys() != ours.keys():
+            raise ValueError(f"state_dict: expected an AnalogLinear config with the fields {sorted(ours)}, got {saved!r:.200}")
+        differences = [f"{name} = {saved[name]!r} (layer: {ours[name]!r})" for name in ours if name != "seed" and saved[name] != ours[name]]
+        if differences:
+            raise ValueError("state_dict: saved from a layer of another configuration: " + "; ".join(differences))
         if list(state.get("shape", [])) != [self.out_features, self.in_features]:
             raise ValueError(
                 f"state_dict: saved from a layer of shape {state.get('shape')}, this layer is "
                 f"{[self.out_features, self.in_features]}"
             )
+        problems = []
+        if state.get("polarity") not in (1, -1):
+            problems.append(f"polarity {state.get('polarity')!r} (expected +1 or -1)")
+        scale = state.get("scale_us_per_unit")
+        if not isinstance(scale, float) or not math.isfinite(scale) or scale <= 0:
+            problems.append(f"scale_us_per_unit {scale!r} (expected a finite float > 0)")
+        for name in ("pending_examples", "examples_since_transfer"):
+            if not isinstance(state.get(name), int) or state[name] < 0:
+                problems.append(f"{name} {state.get(name)!r} (expected an int >= 0)")
+        seconds = state.get("time_since_programming_s")
+        if not isinstance(seconds, float) or not math.isfinite(seconds) or seconds < 0:
+            problems.append(f"time_since_programming_s {seconds!r} (expected a finite float >= 0)")
+        counters = state.get("counters")
+        if not isinstance(counters, dict) or counters.keys() != self._counters.keys():
+            problems.append(f"counters {counters!r:.200} (expected the keys {sorted(self._counters)})")
+        elif any(not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 for v in counters.values()):
+            problems.append(f"counters {counters!r:.200} (expected finite numbers >= 0)")
+        if problems:
+            raise ValueError("state_dict: corrupted AnalogLinear state: " + "; ".join(problems))
+
+    def _check_incoming_tensors(self, state_dict: dict, prefix: str, extra: dict | None) -> None:
+        """Refuses device state that no simulation could have produced (wrong shape or dtype, NaN,
+        conductances outside [0, G_max], V_C outside its rails, a weight that the devices do not
+        hold): a corrupted checkpoint is refused before anything is copied."""
+        cell = self.config.unit_cell
+        shape = [self.out_features, self.in_features]
+        expected = {"rng_state": (torch.int64, [2], None)}
+        if self.config.mode in DEVICE_MODES:
+            expected["g_plus_us"] = expected["g_minus_us"] = (torch.float32, shape, (0.0, cell.pcm.g_max_us))
+        if self.config.mode == "in_situ":
+            cap = cell.capacitor
+            expected["v_c"] = (torch.float32, shape, (cap.v_min_v, cap.v_max_v))
+            expected["variation"] = (torch.int8, [*shape, 3], None)
+        incoming = {}
+        for name, (dtype, want_shape, bounds) in expected.items():
+            value = state_dict.get(prefix + name)
+            if value is None:
+                continue  # a missing key: load_state_dict reports it (strict) or keeps the layer's own
+            if not isinstance(value, torch.Tensor) or value.dtype != dtype or list(value.shape) != want_shape:
+                got = f"{value.dtype} {list(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
+                raise ValueError(f"state_dict: {prefix}{name}: expected a {dtype} tensor of shape {want_shape}, got {got}")
+            if bounds is not None and value.numel():
+                low, high = bounds
+                if not torch.isfinite(value).all() or value.min().item() < low or value.max().item() > high:
+                    raise ValueError(
+                        f"state_dict: {prefix}{name}: expected finite values in [{low}, {high}], got values in "
+                        f"[{value.min().item()}, {value.max().item()}] (a corrupted checkpoint?)"
+                    )
+            incoming[name] = value
+        weight = state_dict.get(prefix + "weight")
+        if self.config.mode not in DEVICE_MODES or extra is None or weight is None or len(incoming) < len(expected):
+            return
+        if not isinstance(weight, torch.Tensor) or list(weight.shape) != shape:
+            return  # load_state_dict reports the shape
+        if self.config.mode == "pcm_only":
+            held = cell.gain_f * (incoming["g_plus_us"] - incoming["g_minus_us"]) / extra["scale_us_per_unit"]
+        else:
+            held = ops.unit_cell_weight(
+                incoming["g_plus_us"], incoming["g_minus_us"], incoming["v_c"], incoming["variation"],
+                extra["polarity"], gain_f=cell.gain_f, scale_us_per_unit=extra["scale_us_per_unit"],
+                capacitor=cell.capacitor,
+            )  # fmt: skip
+        if not torch.equal(held.to(weight.device), weight.float()):
+            raise ValueError(f"state_dict: {prefix}weight: does not match the weights its devices hold (a corrupted checkpoint?)")
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
-        # Validate the extra state before anything is copied: a refused state_dict leaves the layer as it was.
+        # Validate everything before anything is copied: a refused state_dict leaves the layer as it was.
         extra = state_dict.get(prefix + "_extra_state")
         if extra is not None:
             self._check_extra_state(extra)
+        self._check_incoming_tensors(state_dict, prefix, extra)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
         if self.config.mode in DEVICE_MODES:
             self._weight_version = self.weight._version

@@ -106,17 +106,46 @@ def test_a_digital_optimizer_on_an_in_situ_layer_is_refused():
         model(x[:8])
 
 
-def test_nan_gradients_are_refused_and_the_state_is_untouched():
+@pytest.mark.parametrize("layer", [0, 2], ids=["first_layer", "last_layer"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")], ids=["nan", "inf"])
+def test_nonfinite_gradients_are_refused_and_nothing_changes(layer, bad):
     model = mlp(presets.ambrogio2018())
     x, labels = toy_data()
     nn.functional.cross_entropy(model(x[:8]), labels[:8]).backward()
-    model[0].weight.grad[0, 0] = float("nan")
+    model[layer].weight.grad[0, 0] = bad
     before = copy.deepcopy(model.state_dict())
-    with pytest.raises(ValueError, match="NaN or Inf"):
+    with pytest.raises(ValueError, match=r"AnalogSGD: the gradient of 1 device-held weight\(s\) .* holds NaN or Inf"):
         AnalogSGD(model.parameters(), lr=0.1).step()
-    for key, value in model.state_dict().items():
+    assert_same_state(model.state_dict(), before)  # devices and digital biases alike
+
+
+def test_nonfinite_gradients_can_skip_the_step_instead():
+    model = mlp(presets.ambrogio2018())
+    x, labels = toy_data()
+    optimizer = AnalogSGD(model.parameters(), lr=0.1, nonfinite_grads="skip")
+    nn.functional.cross_entropy(model(x[:8]), labels[:8]).backward()
+    model[2].weight.grad[0, 0] = float("nan")
+    before = copy.deepcopy(model.state_dict())
+    with pytest.warns(UserWarning, match="skipped a step"):
+        optimizer.step()
+    assert optimizer.skipped_steps == 1
+    assert_same_state(model.state_dict(), before)
+    optimizer.zero_grad()
+    nn.functional.cross_entropy(model(x[:8]), labels[:8]).backward()
+    optimizer.step()  # a finite step goes through
+    assert optimizer.skipped_steps == 1
+    assert not torch.equal(model[0].weight, before["0.weight"])
+    with pytest.raises(ValueError, match="nonfinite_grads: expected 'raise' or 'skip'"):
+        AnalogSGD(model.parameters(), lr=0.1, nonfinite_grads="ignore")
+
+
+def assert_same_state(state: dict, expected: dict) -> None:
+    assert state.keys() == expected.keys()
+    for key, value in state.items():
         if isinstance(value, torch.Tensor):
-            assert torch.equal(value, before[key]), key
+            assert torch.equal(value, expected[key]), key
+        else:
+            assert value == expected[key], key
 
 
 def test_state_dict_resumes_training_bit_identically():
