@@ -22,6 +22,9 @@ TIMES_S = {"1 s": 1.0, "1 min": 60.0, "1 h": 3600.0, "1 day": 86400.0, "1 month"
 
 def demo(args: argparse.Namespace) -> int:
     """Programs a Gaussian weight matrix (open loop) and reads it back at growing times."""
+    for name in ("rows", "cols"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name}: expected an integer >= 1, got {getattr(args, name)}")
     device = torch.device(args.device)
     g_max_us = 25.0
     weights = torch.randn(args.rows, args.cols, generator=torch.Generator().manual_seed(args.seed)).to(device)

@@ -11,6 +11,7 @@ Conventions: conductances in uS, voltages in V, times in s; ``rng`` is an int64 
 from __future__ import annotations
 
 import importlib
+import numbers
 import warnings
 from typing import NamedTuple
 
@@ -100,6 +101,26 @@ def _config(value: object, expected: type, name: str):
     return value
 
 
+def _float(value: object, name: str) -> float:
+    """A number argument as float; a TypeError naming the argument for anything else (a string, None)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r:.50}")
+    return float(value)
+
+
+def _int(value: object, name: str) -> int:
+    """An integer argument (not truncated from a float); a TypeError naming the argument otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__} {value!r:.50}")
+    return int(value)
+
+
+def _bool(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name}: expected a bool, got {type(value).__name__} {value!r:.50}")
+    return value
+
+
 def _pcm_params(pcm: PCMDevice | None) -> list[float]:
     pcm = _config(pcm, PCMDevice, "pcm")
     return [float(getattr(pcm, field)) for field in PCM_PARAM_FIELDS]
@@ -153,7 +174,7 @@ def pcm_program(
         closed_loop = pcm.programming == "closed_loop"
     return ProgrammingResult(
         *torch.ops.analogtorch.pcm_program(
-            target_us, rng, _pcm_params(pcm), bool(closed_loop), int(device_stride), int(device_offset)
+            target_us, rng, _pcm_params(pcm), _bool(closed_loop, "closed_loop"), _int(device_stride, "device_stride"), _int(device_offset, "device_offset")
         )
     )
 
@@ -184,7 +205,7 @@ def pcm_read(
         float32 tensor of the shape of ``conductance_us``: conductances read, in uS.
     """
     return torch.ops.analogtorch.pcm_read(
-        conductance_us, drift_nu, rng, float(time_s), float(g_max_us), float(t0_s), float(t_read_s), bool(read_noise)
+        conductance_us, drift_nu, rng, _float(time_s, "time_s"), _float(g_max_us, "g_max_us"), float(t0_s), _float(t_read_s, "t_read_s"), _bool(read_noise, "read_noise")
     )
 
 
@@ -210,8 +231,8 @@ def pcm_pair_step_(
     Returns (pulses int8, refreshed int8) per cell.
     """
     return torch.ops.analogtorch.pcm_pair_step_(
-        g_plus_us, g_minus_us, weight, delta_w_us, rng, _pcm_params(pcm), float(gain_f), float(scale_us_per_unit),
-        float(amplitude), int(max_pulses), float(refresh_us),
+        g_plus_us, g_minus_us, weight, delta_w_us, rng, _pcm_params(pcm), _float(gain_f, "gain_f"), _float(scale_us_per_unit, "scale_us_per_unit"),
+        _float(amplitude, "amplitude"), _int(max_pulses, "max_pulses"), _float(refresh_us, "refresh_us"),
     )  # fmt: skip
 
 
@@ -253,13 +274,13 @@ def capacitor_update(
         (v_c, pulses): new voltages (float32) and the signed pulses applied (int8).
     """
     return torch.ops.analogtorch.capacitor_update(
-        v_c, variation, delta_w_us, rng, int(polarity), _capacitor_params(capacitor)
+        v_c, variation, delta_w_us, rng, _int(polarity, "polarity"), _capacitor_params(capacitor)
     )
 
 
 def capacitor_leak(v_c: torch.Tensor, elapsed_s: float, tau_s: float = 1.0, v_leak_v: float = 0.8) -> torch.Tensor:
     """Leakage over ``elapsed_s``: V_C <- V_leak + (V_C - V_leak) exp(-elapsed / tau)."""
-    return torch.ops.analogtorch.capacitor_leak(v_c, float(elapsed_s), float(tau_s), float(v_leak_v))
+    return torch.ops.analogtorch.capacitor_leak(v_c, _float(elapsed_s, "elapsed_s"), _float(tau_s, "tau_s"), _float(v_leak_v, "v_leak_v"))
 
 
 def capacitor_step_(
@@ -293,14 +314,14 @@ def capacitor_step_(
         variation,
         delta_w_us,
         rng,
-        int(polarity),
+        _int(polarity, "polarity"),
         _capacitor_params(capacitor),
-        float(elapsed_s),
+        _float(elapsed_s, "elapsed_s"),
         float(capacitor.tau_s if tau_s is None else tau_s),
         float(capacitor.v_leak_v if v_leak_v is None else v_leak_v),
-        float(gain_f),
+        _float(gain_f, "gain_f"),
         float(capacitor.g_shared_us),
-        float(scale_us_per_unit),
+        _float(scale_us_per_unit, "scale_us_per_unit"),
     )
 
 
@@ -332,11 +353,11 @@ def unit_cell_weight(
         g_minus_us,
         v_c,
         variation,
-        int(polarity),
+        _int(polarity, "polarity"),
         _capacitor_params(capacitor),
-        float(gain_f),
+        _float(gain_f, "gain_f"),
         float(capacitor.g_shared_us),
-        float(scale_us_per_unit),
+        _float(scale_us_per_unit, "scale_us_per_unit"),
     )
 
 
@@ -375,7 +396,7 @@ def transfer(
     """
     pcm = _config(pcm, PCMDevice, "pcm")
     capacitor = _config(capacitor, Capacitor3T1C, "capacitor")
-    next_polarity = -int(polarity) if next_polarity is None else int(next_polarity)
+    next_polarity = -_int(polarity, "polarity") if next_polarity is None else _int(next_polarity, "next_polarity")
     return TransferResult(
         *torch.ops.analogtorch.transfer(
             g_plus_us,
@@ -383,14 +404,14 @@ def transfer(
             v_c,
             variation,
             rng,
-            int(polarity),
+            _int(polarity, "polarity"),
             next_polarity,
             _pcm_params(pcm),
             _capacitor_params(capacitor),
-            float(gain_f),
+            _float(gain_f, "gain_f"),
             float(capacitor.g_shared_us),
-            float(offset_us),
-            float(time_since_programming_s),
+            _float(offset_us, "offset_us"),
+            _float(time_since_programming_s, "time_since_programming_s"),
             pcm.programming == "closed_loop",
             bool(pcm.read_noise),
         )
@@ -409,7 +430,7 @@ def quantize(
     2^(bits-1) - 1 levels on each side of zero (bits = 0: no rounding). NaN propagates.
     Differentiable with a straight-through gradient: 1 where |x| <= bound, else 0.
     """
-    return torch.ops.analogtorch.quantize(x, rng, int(bits), float(bound), float(noise_std))
+    return torch.ops.analogtorch.quantize(x, rng, _int(bits, "bits"), _float(bound, "bound"), _float(noise_std, "noise_std"))
 
 
 # ---------------------------------------------------------------------------------------------

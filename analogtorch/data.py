@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,14 +38,20 @@ def load_idx(path: str | os.PathLike) -> np.ndarray:
     the number of dimensions, the sizes as big-endian int32, then the data."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as stream:
-        header = stream.read(4)
-        if len(header) != 4 or header[0] != 0 or header[1] != 0 or header[2] not in _DTYPES:
-            raise ValueError(f"{path}: not an idx file (magic bytes {header.hex()})")
-        dims = header[3]
-        shape = struct.unpack(f">{dims}i", stream.read(4 * dims))
-        dtype = np.dtype(_DTYPES[header[2]])
-        data = stream.read()
+    try:
+        with opener(path, "rb") as stream:
+            header = stream.read(4)
+            if len(header) != 4 or header[0] != 0 or header[1] != 0 or header[2] not in _DTYPES:
+                raise ValueError(f"{path}: not an idx file (magic bytes {header.hex()})")
+            dims = header[3]
+            sizes = stream.read(4 * dims)
+            if len(sizes) != 4 * dims:
+                raise ValueError(f"{path}: truncated header ({dims} sizes announced, {len(sizes)} bytes found)")
+            shape = struct.unpack(f">{dims}i", sizes)
+            dtype = np.dtype(_DTYPES[header[2]])
+            data = stream.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:  # a damaged or mislabelled .gz
+        raise ValueError(f"{path}: not a readable gzip file ({error})") from None
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(data) != expected:
         raise ValueError(f"{path}: expected {expected} bytes of data for shape {shape}, found {len(data)}")

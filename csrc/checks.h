@@ -4,10 +4,14 @@
 
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/aminmax.h>
+#include <ATen/ops/stack.h>
 #include <c10/util/Exception.h>
 
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <vector>
 
 #include "analogtorch/capacitor.h"
 #include "analogtorch/random.h"
@@ -64,15 +68,45 @@ inline void polarity(int64_t value, const char* name) {
   TORCH_CHECK(value == 1 || value == -1, name, ": expected +1 or -1, got ", value);
 }
 
-// NaN or Inf in data that enters the device state would spread silently: refuse it. One read pass
-// (min and max propagate NaN); on CUDA it synchronises, so only user-facing inputs are checked.
-inline void finite_values(const at::Tensor& t, const char* name) {
-  if (t.numel() == 0) return;
-  const auto [lo, hi] = at::aminmax(t);
-  const double lo_value = lo.item<double>(), hi_value = hi.item<double>();
-  TORCH_CHECK(std::isfinite(lo_value) && std::isfinite(hi_value), name,
-              ": expected finite values, found NaN or Inf (range ", lo_value, " .. ", hi_value, ")");
+// NaN or Inf in data that enters a computation would spread silently into the device state or the
+// results: refuse it, naming the tensor; where the physics bounds the values (a drift exponent, a
+// conductance), refuse values outside the bounds too. One read pass per tensor (min and max
+// propagate NaN) and one host synchronisation for all of them.
+struct NamedTensor {
+  const at::Tensor& tensor;
+  const char* name;
+  double low = -std::numeric_limits<double>::infinity();
+  double high = std::numeric_limits<double>::infinity();
+  bool infinity_ok = false;  // where +-Inf has a finite meaning (a converter saturates)
+};
+
+inline void finite_values(std::initializer_list<NamedTensor> named) {
+  std::vector<at::Tensor> ranges;
+  std::vector<const NamedTensor*> checked;
+  for (const NamedTensor& entry : named) {
+    if (entry.tensor.numel() == 0) continue;
+    const auto [lo, hi] = at::aminmax(entry.tensor);
+    ranges.push_back(at::stack({lo, hi}).to(at::kDouble));
+    checked.push_back(&entry);
+  }
+  if (ranges.empty()) return;
+  const at::Tensor host = at::stack(ranges).cpu();
+  const auto values = host.accessor<double, 2>();
+  for (size_t i = 0; i < checked.size(); ++i) {
+    const NamedTensor& entry = *checked[i];
+    const double lo = values[static_cast<int64_t>(i)][0], hi = values[static_cast<int64_t>(i)][1];
+    if (entry.infinity_ok) {
+      TORCH_CHECK(!std::isnan(lo) && !std::isnan(hi), entry.name, ": expected numbers, found NaN");
+      continue;
+    }
+    TORCH_CHECK(std::isfinite(lo) && std::isfinite(hi), entry.name,
+                ": expected finite values, found NaN or Inf (range ", lo, " .. ", hi, ")");
+    TORCH_CHECK(lo >= entry.low && hi <= entry.high, entry.name, ": expected values in [", entry.low, ", ",
+                entry.high, "], got values in [", lo, ", ", hi, "]");
+  }
 }
+
+inline void finite_values(const at::Tensor& t, const char* name) { finite_values({NamedTensor{t, name}}); }
 
 // The fixed per-cell variation: int8 [*cells, 3].
 inline void cell_variation(const at::Tensor& variation, const at::Tensor& ref, const char* ref_name) {
@@ -110,6 +144,9 @@ inline void pcm_read_args(const at::Tensor& conductance_us, const at::Tensor& dr
   positive(g_max_us, "g_max_us");
   positive(t0_s, "t0_s");
   positive(t_read_s, "t_read_s");
+  // Programmed devices hold [0, G_max] and drift with exponents in [0, 1] (PHYSICS.md section 1):
+  // outside, drift and read noise could overflow.
+  finite_values({{conductance_us, "conductance_us", 0.0, g_max_us}, {drift_nu, "drift_nu", 0.0, 1.0}});
 }
 
 }  // namespace checks

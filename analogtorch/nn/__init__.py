@@ -70,6 +70,8 @@ def _analog_copy(linear: nn.Linear, config: AnalogConfig) -> AnalogLinear:
 def convert_to_digital(model: nn.Module) -> nn.Module:
     """Replaces every ``AnalogLinear`` (in place; also returned) by an ``nn.Linear`` holding its
     current effective weights."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
     if isinstance(model, AnalogLinear):
         return _digital_copy(model)
     for name, layer in list(analog_layers(model)):

@@ -92,6 +92,8 @@ class _BackwardConverter(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         (rng,) = ctx.saved_tensors
+        if grad.numel() == 0:
+            return grad, None, None, None
         # A fresh draw for the backward read: the step's top bit separates it from forward draws.
         backward_rng = rng.clone()
         backward_rng[1] += 1 << 39
@@ -140,6 +142,8 @@ class AnalogLinear(nn.Module):
             raise TypeError(f"config: expected an analogtorch.presets.AnalogConfig, got {type(config).__name__}")
         if config.mode != "ideal" and dtype not in (None, torch.float32):
             raise ValueError(f"dtype: the {config.mode} mode simulates float32 devices, got {dtype}")
+        if config.mode in DEVICE_MODES and device is not None and torch.device(device).type == "meta":
+            raise ValueError(f"device: the {config.mode} mode programs its devices when built; it needs a real device, got meta")
         self.in_features, self.out_features, self.config = in_features, out_features, config
         factory = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty((out_features, in_features), **factory))
@@ -289,10 +293,14 @@ class AnalogLinear(nn.Module):
             raise TypeError(f"input: expected a Tensor, got {type(x).__name__}")
         if x.dim() == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"input: expected shape [*, {self.in_features}], got {list(x.shape)}")
-        if self.config.mode == "ideal" and self._deployed is None:
-            return F.linear(x, self.weight, self.bias)
         if not x.is_floating_point():
             raise TypeError(f"input: expected a floating-point tensor, got {x.dtype}")
+        if x.device != self.weight.device:
+            raise ValueError(f"input: expected a tensor on the layer's device ({self.weight.device}), got {x.device}")
+        if self.config.mode == "ideal" and self._deployed is None:
+            if x.dtype != self.weight.dtype and not torch.is_autocast_enabled(x.device.type):
+                raise TypeError(f"input: expected {self.weight.dtype}, the layer's dtype (as nn.Linear), got {x.dtype}")
+            return F.linear(x, self.weight, self.bias)
         if self._deployed is not None:
             return self._deployed_forward(x)
         if self.config.mode in DEVICE_MODES:

@@ -38,7 +38,6 @@ inline void check_update_args(const at::Tensor& v_c, const at::Tensor& variation
   checks::cell_state(delta_w_us, "delta_w_us", v_c, "v_c");
   checks::rng_state(rng, v_c, "v_c");
   checks::polarity(polarity, "polarity");
-  checks::finite_values(delta_w_us, "delta_w_us");
 }
 
 // Passes 1 and 2 of an update (kernels/capacitor.h); v_out may be v_in (in place).
@@ -63,6 +62,7 @@ std::tuple<at::Tensor, at::Tensor> capacitor_update(const at::Tensor& v_c, const
   checks::on_device_type(v_c, "v_c", Backend::kDeviceType);
   check_update_args(v_c, variation, delta_w_us, rng, polarity);
   const capacitor::Params params = params::capacitor(capacitor_params);
+  checks::finite_values({{v_c, "v_c", params.v_min_v, params.v_max_v}, {delta_w_us, "delta_w_us"}});
   const typename Backend::DeviceGuard device_guard(v_c.device());
   const at::Tensor v_in = v_c.contiguous(), var = variation.contiguous(), delta = delta_w_us.contiguous();
   const at::Tensor rng_state = rng.contiguous();
@@ -83,6 +83,7 @@ template <typename Backend>
 at::Tensor capacitor_leak(const at::Tensor& v_c, double elapsed_s, double tau_s, double v_leak_v) {
   checks::on_device_type(v_c, "v_c", Backend::kDeviceType);
   check_leak_args(v_c, elapsed_s, tau_s, v_leak_v);
+  checks::finite_values(v_c, "v_c");
   const typename Backend::DeviceGuard device_guard(v_c.device());
   const at::Tensor v_in = v_c.contiguous();
   at::Tensor v_out = at::empty_like(v_in, at::MemoryFormat::Contiguous);
@@ -112,6 +113,9 @@ at::Tensor capacitor_step_(at::Tensor& v_c, at::Tensor& weight, const at::Tensor
   checks::finite_scalar(g_shared_us, "g_shared_us");
   checks::positive(scale_us_per_unit, "scale_us_per_unit");
   const capacitor::Params params = params::capacitor(capacitor_params);
+  checks::finite_values(
+      {{v_c, "v_c", params.v_min_v, params.v_max_v}, {g_plus_us, "g_plus_us"}, {g_minus_us, "g_minus_us"},
+       {delta_w_us, "delta_w_us"}});
   const typename Backend::DeviceGuard device_guard(v_c.device());
   const at::Tensor g_plus = g_plus_us.contiguous(), g_minus = g_minus_us.contiguous();
   const at::Tensor var = variation.contiguous(), delta = delta_w_us.contiguous(), rng_state = rng.contiguous();

@@ -220,35 +220,6 @@ def test_drift_with_compensation_keeps_outputs_close():
     assert ((a - b).norm() / a.norm()).item() < 0.3
 
 
-def test_set_time_refuses_bad_times_and_unprogrammed_models():
-    model = nn.Sequential(AnalogLinear(4, 2))
-    with pytest.raises(RuntimeError, match="not programmed"):
-        analogtorch.set_time(model, 1.0)
-    analogtorch.program(model)
-    for bad, error in ((-1.0, ValueError), (float("nan"), ValueError), (float("inf"), ValueError), ("1", TypeError)):
-        with pytest.raises(error, match="seconds"):
-            analogtorch.set_time(model, bad)
-    with pytest.raises(ValueError, match="holds no AnalogLinear"):
-        analogtorch.program(nn.Sequential(nn.Linear(2, 2)))
-
-
-@pytest.mark.parametrize(
-    "build, error, message",
-    [
-        (lambda: AnalogLinear(4, 2)(torch.rand(3, 5)), ValueError, r"input: expected shape \[\*, 4\]"),
-        (lambda: AnalogLinear(4, 2)(torch.ones(3, 4, dtype=torch.int64)), TypeError, "input: expected a floating-point"),
-        (lambda: AnalogLinear(4, 2, config="ideal"), TypeError, "config: expected an analogtorch.presets.AnalogConfig"),
-        (lambda: AnalogLinear(4.0, 2), TypeError, "in_features: expected an int"),
-        (lambda: AnalogLinear(-1, 2), ValueError, "in_features: expected an int >= 0"),
-        (lambda: AnalogLinear(4, 2, dtype=torch.float64), ValueError, "dtype: the hardware_aware mode simulates float32"),
-        (lambda: presets.AnalogConfig(mode="digital"), ValueError, "mode: expected one of"),
-    ],
-)
-def test_bad_input_is_refused_by_name(build, error, message):
-    with pytest.raises(error, match=message):
-        build()
-
-
 @pytest.mark.parametrize("requires_grad", [False, True])
 def test_in_situ_forward_and_backward_compile_without_graph_breaks(requires_grad):
     # An input that requires grad takes the path of the backward converter (a layer after the first).
