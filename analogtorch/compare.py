@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from . import __version__, presets
 from .data import DEFAULT_FASHION_MNIST_DIR, Dataset, load_image_dataset
+from .hardware import _si, estimate
 from .inference import analog_stats, program, set_time
 from .nn import convert_to_analog
 from .optim import AnalogSGD
@@ -117,6 +118,7 @@ def train_one(name: str, args: argparse.Namespace, seed: int, train: Dataset, te
         result["drift"] = drift_study(model, test, device, args.reads)
     if config is not None:
         result["hardware"] = analog_stats(model)
+        result["estimate"] = estimate(model).as_dict()
     return result
 
 
@@ -144,6 +146,9 @@ def summarise(results: list[dict], presets_run: list[str]) -> dict[str, dict]:
         final = [r["test_accuracy"][-1] for r in runs]
         summary[name] = {"final_mean": statistics.fmean(final), "final_std": statistics.pstdev(final),
                          "seeds": [r["seed"] for r in runs]}  # fmt: skip
+        if runs and "estimate" in runs[0]:
+            keys = ("training", "inference", "digital_training", "digital_inference")
+            summary[name]["estimate"] = {key: runs[0]["estimate"][key] for key in keys}
         if name in DRIFT_PRESETS and runs and "drift" in runs[0]:
             summary[name]["drift"] = {
                 key: {label: statistics.fmean(r["drift"][key][label]["mean"] for r in runs) for label in DRIFT_TIMES_S}
@@ -169,8 +174,37 @@ def write_report(out: Path, report: dict) -> None:
         for name, drift in drift_rows:
             cells = [f"{100 * drift['compensated'][t]:.2f} / {100 * drift['uncompensated'][t]:.2f}" for t in DRIFT_TIMES_S]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    estimates = estimate_table(report["summary"])
+    if len(estimates) > 2:
+        lines += ["", ESTIMATE_NOTE, "", *estimates]
     (out / "results.md").write_text("\n".join(lines) + "\n")
     plot(out, report)
+
+
+ESTIMATE_NOTE = (
+    "Energy and time per example, estimated from the events the layers counted times per-event costs "
+    "(analogtorch.hardware: every cost an assumption or a cited figure; an estimate, not a measurement):"
+)
+
+
+def estimate_table(summary: dict) -> list[str]:
+    """Markdown rows: per analog preset, training (in situ only) and inference energy, time and
+    efficiency, then the digital baseline doing the same arithmetic."""
+    lines = ["| preset | training energy | training time | training GOP/s/W | training TOP/s/mm^2 | "
+             "inference energy | inference GOP/s/W |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    estimated = [(name, entry["estimate"]) for name, entry in summary.items() if "estimate" in entry]
+    if estimated:
+        digital = estimated[0][1]  # the same network: the same digital arithmetic for every preset
+        estimated.append(("digital baseline", {k: digital["digital_" + k] for k in ("training", "inference")}))
+    for name, figures in estimated:
+        training, inference = figures["training"], figures["inference"]
+        cells = ["-"] * 4 if training is None else [
+            _si(training["energy_j"], "J"), _si(training["time_s"], "s"),
+            f"{training['ops_per_s_per_w'] / 1e9:,.0f}", f"{training['ops_per_s_per_mm2'] / 1e12:.3g}",
+        ]  # fmt: skip
+        cells += [_si(inference["energy_j"], "J"), f"{inference['ops_per_s_per_w'] / 1e9:,.0f}"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def plot(out: Path, report: dict) -> None:
@@ -251,6 +285,10 @@ def print_table(report: dict) -> None:
             if "drift" in entry:
                 row = "  ".join(f"{t} {100 * v:5.2f}%" for t, v in entry["drift"][key].items())
                 print(f"  {'':>15}  after programming, {key}: {row}")
+    rows = estimate_table(report["summary"])
+    if len(rows) > 2:
+        print("\n" + ESTIMATE_NOTE)
+        print("\n".join(rows))
     print(f"\nResults, tables and plots in {report['args']['out']}/ ({report['wall_seconds']:.0f} s).")
     print("The paper's setting: --epochs 20 --batch-size 1 --seeds 0 1 2 (hours on a 2-core CPU).")
 

@@ -166,7 +166,11 @@ class AnalogLinear(nn.Module):
         self._pending_examples = 0
         self._examples_since_transfer = 0
         self._time_since_programming_s = 0.0
-        self._counters = {"examples": 0, "updates": 0, "pulses": 0, "transfers": 0, "refreshes": 0,
+        # What the simulated hardware did (analogtorch.hardware turns these into energy and time):
+        # array reads (vectors through the array, forward and transposed), converter operations,
+        # updates and their capacitor pulses, transfers, PCM programming pulses and verify reads.
+        self._counters = {"examples": 0, "forward_reads": 0, "backward_reads": 0, "dac_conversions": 0,
+                          "adc_conversions": 0, "updates": 0, "pulses": 0, "transfers": 0, "refreshes": 0,
                           "programming_pulses": 0, "programming_iterations": 0, "simulated_seconds": 0.0}  # fmt: skip
         self._weight_version = -1
         # Deployment state (program / set_time): None until programmed.
@@ -316,6 +320,7 @@ class AnalogLinear(nn.Module):
         """One read of the array: DAC, matrix-vector products, ADC with output noise, then the
         digital output scale and bias. The backward read sees the same converters when configured."""
         periphery = self.config.periphery
+        self._count_reads(x)
         rng = self._next_rng()
         # The devices compute in float32 whatever autocast would choose (bf16/fp16 inputs are cast up).
         with torch.autocast(device_type=x.device.type, enabled=False):
@@ -328,6 +333,22 @@ class AnalogLinear(nn.Module):
         if not isinstance(output_scale, float) or output_scale != 1.0:
             y = y * output_scale
         return y if self.bias is None else y + self.bias
+
+    def _count_reads(self, x: torch.Tensor) -> None:
+        """Counts the array reads of one forward: each input vector is one read (one DAC conversion
+        per row, one ADC conversion per column); in in-situ training the transposed read of the
+        backward pass follows, with the converters swapped."""
+        vectors = x.numel() // max(self.in_features, 1)
+        periphery, counters = self.config.periphery, self._counters
+        dac = periphery.in_bits > 0
+        adc = periphery.out_bits > 0 or periphery.out_noise > 0
+        counters["forward_reads"] += vectors
+        counters["dac_conversions"] += vectors * self.in_features * dac
+        counters["adc_conversions"] += vectors * self.out_features * adc
+        if self.config.mode in DEVICE_MODES and self.training and torch.is_grad_enabled():
+            counters["backward_reads"] += vectors
+            counters["dac_conversions"] += vectors * self.out_features * dac
+            counters["adc_conversions"] += vectors * self.in_features * adc
 
     def _hardware_aware_weight(self) -> torch.Tensor:
         """The weights as PCM would hold them at a random time of the training window (PHYSICS.md
@@ -518,10 +539,12 @@ class AnalogLinear(nn.Module):
     # ------------------------------------------------------------------------------------------
 
     def analog_stats(self) -> dict[str, float | int]:
-        """What the simulated hardware did: examples, updates, capacitor pulses, transfers, PCM
-        programming pulses and verify reads, simulated seconds."""
+        """What the simulated hardware did: examples trained on, array reads (forward and
+        transposed) and converter operations, updates and capacitor pulses, transfers, refreshes,
+        PCM programming pulses and verify reads, simulated seconds; and the layer's shape."""
         stats = dict(self._counters)
         stats["polarity"] = self._polarity
+        stats["in_features"], stats["out_features"], stats["mode"] = self.in_features, self.out_features, self.config.mode
         return stats
 
     def extra_repr(self) -> str:

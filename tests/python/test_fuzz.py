@@ -129,6 +129,11 @@ def ordinary_rng(rng) -> bool:
     return rng.dtype == torch.int64 and rng.shape == (2,)
 
 
+def same_bits(a, b) -> bool:
+    """Equal bit for bit (NaN included, which torch.equal calls unequal)."""
+    return a.dtype == b.dtype and a.shape == b.shape and torch.equal(a.reshape(-1).view(torch.uint8), b.reshape(-1).view(torch.uint8))
+
+
 def assert_within(t, low, high, what):
     if t.numel():
         assert torch.isfinite(t).all(), f"{what}: non-finite results"
@@ -201,7 +206,7 @@ def test_pcm_pair_step(data):
     names = ["g_plus_us", "g_minus_us", "weight", "delta_w_us", "rng", *kwargs]
     result = call(lambda: ops.pcm_pair_step_(g_plus, g_minus, weight, delta, rng, pcm=pcm, **kwargs), names)
     if result is None:  # refused: the state is untouched
-        assert torch.equal(g_plus, before[0]) and torch.equal(g_minus, before[1])
+        assert same_bits(g_plus, before[0]) and same_bits(g_minus, before[1])
         return
     assert finite_ordinary(before[0], before[1], delta)
     assert_within(g_plus, 0.0, pcm.g_max_us, "g_plus_us")
@@ -282,7 +287,7 @@ def test_capacitor_step(data):
         names,
     )
     if pulses is None:
-        assert v_c.device.type == "meta" or torch.equal(v_c, before), "a refused step changed the state"
+        assert v_c.device.type == "meta" or same_bits(v_c, before), "a refused step changed the state"
         return
     assert finite_ordinary(before, g_plus, g_minus, delta)
     assert_within(v_c, cap.v_min_v, cap.v_max_v, "v_c")
@@ -414,4 +419,4 @@ def test_analog_linear_trains_or_refuses_by_name(data):
         assert_within(layer.v_c, cap.v_min_v, cap.v_max_v, "v_c")
     assert torch.isfinite(layer.weight).all()
     stats = layer.analog_stats()
-    assert all(value >= 0 for key, value in stats.items() if key != "polarity")
+    assert all(value >= 0 for key, value in stats.items() if key not in ("polarity", "mode"))
