@@ -385,13 +385,17 @@ def transfer(
     time_since_programming_s: float = 0.0,
     pcm: PCMDevice | None = None,
     capacitor: Capacitor3T1C | None = None,
+    keep_weight: bool = True,
 ) -> TransferResult:
     """The Nature 2018 transfer of each cell's weight into its PCM pair (PHYSICS.md section 1).
 
     Reads W = F (G+ - G-) + p (g(V_C) - g_shared) (with the 1/f noise accumulated over
     ``time_since_programming_s``), targets W_t = W - p' (offset + g(v_init) - g_shared), RESETs both
     devices and programs the one on W_t's side to |W_t| / F, unless 0 <= p' W_t <= offset (the pair
-    stays RESET); V_C returns to v_init_v. ``next_polarity`` p' defaults to -polarity (polarity
+    stays RESET). V_C is re-initialised: with ``keep_weight`` (default) to the voltage at which the
+    capacitor carries what the PCM target leaves out (p' offset, or all of W where the pair stays
+    RESET; nominal read curve), so that the transfer keeps W up to programming error; otherwise to
+    v_init_v, and W moves by -p' offset. ``next_polarity`` p' defaults to -polarity (polarity
     inversion); the caller keeps p and flips it.
     """
     pcm = _config(pcm, PCMDevice, "pcm")
@@ -414,6 +418,7 @@ def transfer(
             _float(time_since_programming_s, "time_since_programming_s"),
             pcm.programming == "closed_loop",
             bool(pcm.read_noise),
+            _bool(keep_weight, "keep_weight"),
         )
     )
 

@@ -366,6 +366,12 @@ class UnitCell:
     weight_range_fraction: float = 0.5  # no public source: PHYSICS.md "Network-unit mapping", about half the range
     """Fraction of the PCM pair's range that a layer's initial weights use; sets scale_uS_per_unit (in (0, 1])."""
 
+    transfer_keeps_weight: bool = True  # our reading of PHYSICS.md transfer steps 2-3 (see the docstring)
+    """After a transfer V_C is set so that the capacitor carries what the PCM target left out (p' offset_us,
+    or all of W where the pair stays RESET): the transfer keeps W. False: V_C returns to v_init_v, so each
+    transfer moves every weight by -p' offset_us and training has to win it back (PHYSICS.md step 3 read
+    literally; 4 points of test accuracy lost in 2-epoch Fashion-MNIST runs)."""
+
     def __post_init__(self) -> None:
         _instance(self, "pcm", PCMDevice)
         _instance(self, "capacitor", Capacitor3T1C)
@@ -374,6 +380,7 @@ class UnitCell:
         _int_in_range(self, "transfer_every", 1)
         _boolean(self, "polarity_inversion")
         _in_range(self, "weight_range_fraction", 0.0, 1.0, low_open=True)
+        _boolean(self, "transfer_keeps_weight")
 
         # After a transfer the capacitor carries p' offset_us; when the target lies inside the offset
         # (the pair stays RESET) it carries up to twice that, which its upward swing must allow.

@@ -111,12 +111,13 @@ Tensor unit_cell_weight(const Tensor& g_plus_us, const Tensor& g_minus_us, const
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> transfer(
     const Tensor& g_plus_us, const Tensor& g_minus_us, const Tensor& v_c, const Tensor& variation, const Tensor& rng,
     int64_t polarity, int64_t next_polarity, double gain_f, double offset_us, double time_since_programming_s,
-    const PcmParams& pcm, const CapacitorParams& capacitor, bool closed_loop, bool read_noise) {
+    const PcmParams& pcm, const CapacitorParams& capacitor, bool closed_loop, bool read_noise, bool keep_weight) {
   static const auto op = find_op<std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor>(
       const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, int64_t, int64_t, ParamList,
-      ParamList, double, double, double, double, bool, bool)>("analogtorch::transfer");
+      ParamList, double, double, double, double, bool, bool, bool)>("analogtorch::transfer");
   return op.call(g_plus_us, g_minus_us, v_c, variation, rng, polarity, next_polarity, pcm.list(), capacitor.list(),
-                 gain_f, capacitor.g_shared_us(), offset_us, time_since_programming_s, closed_loop, read_noise);
+                 gain_f, capacitor.g_shared_us(), offset_us, time_since_programming_s, closed_loop, read_noise,
+                 keep_weight);
 }
 
 Tensor quantize(const Tensor& x, const Tensor& rng, int64_t bits, double bound, double noise_std) {

@@ -43,7 +43,7 @@ TORCH_LIBRARY(analogtorch, m) {
   m.def(
       "transfer(Tensor g_plus_us, Tensor g_minus_us, Tensor v_c, Tensor variation, Tensor rng, int polarity, "
       "int next_polarity, float[] pcm_params, float[] capacitor_params, float gain_f, float g_shared_us, "
-      "float offset_us, float time_since_programming_s, bool closed_loop, bool read_noise) -> "
+      "float offset_us, float time_since_programming_s, bool closed_loop, bool read_noise, bool keep_weight=True) -> "
       "(Tensor g_plus_us, Tensor g_minus_us, Tensor nu_plus, Tensor nu_minus, Tensor v_c, Tensor pulses, "
       "Tensor iterations)");
 

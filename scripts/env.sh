@@ -1,6 +1,6 @@
 # Sourced by scripts/main.sh and scripts/test.sh: installs everything analogtorch needs on a fresh
 # Debian machine, and is quick when it is already there.
-#   1. Debian packages (compiler, CMake, ninja, ccache, GoogleTest, Fashion-MNIST).
+#   1. Debian packages (compiler, CMake, ninja, ccache, GoogleTest, zlib, Fashion-MNIST).
 #   2. A virtual environment from requirements.txt, kept in a cache outside the clone and reused
 #      while requirements.txt is unchanged (ANALOGTORCH_VENV overrides its location).
 #   3. The extension, built in place with ninja and ccache (MAX_JOBS=2 by default).
@@ -14,7 +14,7 @@ export ANALOGTORCH_ROOT
 log() { printf '\033[1m[analogtorch]\033[0m %s\n' "$*" >&2; }
 
 install_debian_packages() {
-  local wanted=(build-essential cmake ninja-build ccache libgtest-dev dataset-fashion-mnist python3-venv python3-dev)
+  local wanted=(build-essential cmake ninja-build ccache libgtest-dev zlib1g-dev dataset-fashion-mnist python3-venv python3-dev)
   local missing=()
   for package in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

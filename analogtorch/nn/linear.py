@@ -454,6 +454,7 @@ class AnalogLinear(nn.Module):
             self.g_plus_us, self.g_minus_us, self.v_c, self.variation, self._next_rng(), self._polarity,
             next_polarity=next_polarity, gain_f=cell.gain_f, offset_us=cell.offset_us,
             time_since_programming_s=self._time_since_programming_s, pcm=cell.pcm, capacitor=cell.capacitor,
+            keep_weight=cell.transfer_keeps_weight,
         )  # fmt: skip
         self.g_plus_us.copy_(result.g_plus_us)
         self.g_minus_us.copy_(result.g_minus_us)

@@ -101,7 +101,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
     const at::Tensor& g_plus_us, const at::Tensor& g_minus_us, const at::Tensor& v_c, const at::Tensor& variation,
     const at::Tensor& rng, int64_t polarity, int64_t next_polarity, c10::ArrayRef<double> pcm_params,
     c10::ArrayRef<double> capacitor_params, double gain_f, double g_shared_us, double offset_us,
-    double time_since_programming_s, bool closed_loop, bool read_noise) {
+    double time_since_programming_s, bool closed_loop, bool read_noise, bool keep_weight) {
   checks::on_device_type(g_plus_us, "g_plus_us", Backend::kDeviceType);
   checks::float32(g_plus_us, "g_plus_us");
   checks::cell_state(g_minus_us, "g_minus_us", g_plus_us, "g_plus_us");
@@ -140,6 +140,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
                                  programming,
                                  read_curve(cap),
                                  cap.v_init_v,
+                                 cap.v_min_v,
+                                 cap.v_max_v,
                                  static_cast<float>(gain_f),
                                  static_cast<float>(g_shared_us),
                                  static_cast<float>(offset_us),
@@ -147,7 +149,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
                                  static_cast<int>(next_polarity),
                                  pcm::read_time(static_cast<float>(time_since_programming_s), programming.read),
                                  closed_loop,
-                                 read_noise};
+                                 read_noise,
+                                 keep_weight};
   Backend::for_each(g_plus.numel(), kernel);
   return {g_plus_out, g_minus_out, nu_plus, nu_minus, v_out, pulses, iterations};
 }

@@ -88,7 +88,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
     const at::Tensor& g_plus_us, const at::Tensor& g_minus_us, const at::Tensor& v_c, const at::Tensor& variation,
     const at::Tensor& rng, int64_t polarity, int64_t next_polarity, double gain_f = 3.0, double offset_us = 2.0,
     double time_since_programming_s = 0.0, const PcmParams& pcm = {}, const CapacitorParams& capacitor = {},
-    bool closed_loop = true, bool read_noise = true);
+    bool closed_loop = true, bool read_noise = true, bool keep_weight = true);
 
 // A DAC/ADC: y = Q(clip(x + noise_std * bound * N(0,1), -bound, bound)).
 at::Tensor quantize(const at::Tensor& x, const at::Tensor& rng, int64_t bits = 8, double bound = 1.0,

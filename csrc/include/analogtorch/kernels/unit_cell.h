@@ -67,7 +67,8 @@ struct UnitCellWeightBackward {
 
 // The Nature 2018 transfer, fused per cell: read W (with the 1/f noise accumulated since the
 // last programming), compute the PCM target, RESET both devices, program the one on the target's
-// side by program-and-verify, draw both devices' drift exponents, reset V_C.
+// side by program-and-verify, draw both devices' drift exponents, re-initialise V_C: to v_init, or
+// (keep_weight) to the voltage at which the capacitor carries what the PCM target leaves out.
 // Devices are keyed 2i (G+) and 2i+1 (G-) for their random numbers.
 // Bytes per cell: 4+4+4+3 read; 4+4+4+4+4 (G+, G-, nu+, nu-, V_C) + 4+4 (pulses, iterations) written.
 struct Transfer {
@@ -85,11 +86,23 @@ struct Transfer {
   int32_t* iterations_out;
   pcm::ProgrammingParams programming;
   ReadCurve curve;
-  float v_init_v;
+  float v_init_v, v_min_v, v_max_v;
   float gain_f, g_shared_us, offset_us;
   int polarity, next_polarity;
   pcm::ReadTime read_time;  // of the read of W: time since the last programming
-  bool closed_loop, read_noise;
+  bool closed_loop, read_noise, keep_weight;
+
+  // V_C after the transfer. keep_weight: the capacitor takes over what the PCM target leaves out,
+  // p' (offset + g(v_init) - g_shared) where a device is programmed and all of W where the pair stays
+  // RESET, so that the transfer keeps W (up to programming error). The voltage comes from the
+  // nominal read curve, as the periphery knows no cell's threshold: cell variation shows as error.
+  ANALOGTORCH_HD float v_c_after(float w_us, bool pair_reset) const {
+    if (!keep_weight) return v_init_v;
+    const float g_init = capacitor::read_conductance_us(v_init_v, curve.v_t_v, curve.k_us_per_v2);
+    const float carried = pair_reset ? static_cast<float>(next_polarity) * w_us : offset_us + g_init - g_shared_us;
+    const float g = detmath::fmax_(g_shared_us + carried, 0.0f);
+    return detmath::clamp(curve.v_t_v + detmath::sqrt(g / curve.k_us_per_v2), v_min_v, v_max_v);
+  }
 
   ANALOGTORCH_HD float read_device(uint64_t device, float g_us, uint64_t seed, uint64_t step) const {
     if (!read_noise) return g_us;
@@ -113,7 +126,8 @@ struct Transfer {
     // The partner device stays RESET and still conducts g_reset: the programmed device's target
     // includes it, so that F (G+ - G-) = W_t.
     float targets[2] = {0.0f, 0.0f};  // G+, G- (RESET unless programmed)
-    if (!unit_cell::pair_stays_reset(target, next_polarity, offset_us)) {
+    const bool pair_reset = unit_cell::pair_stays_reset(target, next_polarity, offset_us);
+    if (!pair_reset) {
       targets[target > 0.0f ? 0 : 1] = detmath::fabs_(target) / gain_f + programming.g_reset_us;
     }
     int32_t pulses = 0, iterations = 0;
@@ -136,7 +150,7 @@ struct Transfer {
     g_minus_out[i] = g_out[1];
     nu_plus_out[i] = nu_out[0];
     nu_minus_out[i] = nu_out[1];
-    v_c_out[i] = v_init_v;
+    v_c_out[i] = v_c_after(w_us, pair_reset);
     pulses_out[i] = pulses;
     iterations_out[i] = iterations;
   }
