@@ -562,7 +562,20 @@ class AnalogLinear(nn.Module):
             "examples_since_transfer": self._examples_since_transfer,
             "time_since_programming_s": self._time_since_programming_s,
             "counters": dict(self._counters),
+            "deployed": self._deployment_state(),
         }
+
+    _DEPLOYED_TENSORS = ("g_plus", "nu_plus", "g_minus", "nu_minus", "calibration")
+    _DEPLOYED_NUMBERS = ("scale", "time_s", "compensation", "reference")
+
+    def _deployment_state(self) -> dict[str, Any] | None:
+        """The programmed devices and their time, as plain values and tensors (a checkpoint of a
+        deployed model resumes it exactly)."""
+        if self._deployed is None:
+            return None
+        state = {name: self._deployed[name] for name in (*self._DEPLOYED_TENSORS, *self._DEPLOYED_NUMBERS)}
+        state["pcm"] = dataclasses.asdict(self._deployed["pcm"])
+        return state
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
         self._check_extra_state(state)
@@ -572,6 +585,13 @@ class AnalogLinear(nn.Module):
         self._examples_since_transfer = int(state["examples_since_transfer"])
         self._time_since_programming_s = float(state["time_since_programming_s"])
         self._counters = dict(state["counters"])
+        deployed = state["deployed"]
+        if deployed is None:
+            self._deployed = None
+        else:
+            self._deployed = {name: deployed[name].to(self.weight.device) for name in self._DEPLOYED_TENSORS}
+            self._deployed.update({name: float(deployed[name]) for name in self._DEPLOYED_NUMBERS})
+            self._deployed["pcm"] = PCMDevice(**deployed["pcm"])
 
     def _check_extra_state(self, state: Any) -> None:
         if not isinstance(state, dict) or state.get("format") != _STATE_FORMAT:
@@ -606,8 +626,35 @@ class AnalogLinear(nn.Module):
             problems.append(f"counters {counters!r:.200} (expected the keys {sorted(self._counters)})")
         elif any(not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 for v in counters.values()):
             problems.append(f"counters {counters!r:.200} (expected finite numbers >= 0)")
+        problems += self._deployment_problems(state.get("deployed", "missing"))
         if problems:
             raise ValueError("state_dict: corrupted AnalogLinear state: " + "; ".join(problems))
+
+    def _deployment_problems(self, deployed: Any) -> list[str]:
+        if deployed is None:
+            return []
+        names = {*self._DEPLOYED_TENSORS, *self._DEPLOYED_NUMBERS, "pcm"}
+        if not isinstance(deployed, dict) or deployed.keys() != names:
+            return [f"deployed {deployed!r:.100} (expected None or the keys {sorted(names)})"]
+        try:
+            pcm = PCMDevice(**deployed["pcm"])
+        except (TypeError, ValueError) as error:
+            return [f"deployed pcm ({error})"]
+        problems = []
+        shape = [self.out_features, self.in_features]
+        for name in self._DEPLOYED_TENSORS:
+            value = deployed[name]
+            want = [_CALIBRATION_BATCH, self.in_features] if name == "calibration" else shape
+            low, high = (0.0, pcm.g_max_us) if name.startswith("g_") else (0.0, 1.0) if name.startswith("nu_") else (-1.0, 1.0)
+            if not isinstance(value, torch.Tensor) or value.dtype != torch.float32 or list(value.shape) != want:
+                problems.append(f"deployed {name} (expected a float32 tensor of shape {want})")
+            elif value.numel() and (not torch.isfinite(value).all() or value.min() < low or value.max() > high):
+                problems.append(f"deployed {name} (expected finite values in [{low}, {high}])")
+        for name in self._DEPLOYED_NUMBERS:
+            value = deployed[name]
+            if not isinstance(value, float) or not math.isfinite(value) or value < 0 or (name == "scale" and value == 0):
+                problems.append(f"deployed {name} {value!r} (expected a finite float >= 0)")
+        return problems
 
     def _check_incoming_tensors(self, state_dict: dict, prefix: str, extra: dict | None) -> None:
         """Refuses device state that no simulation could have produced (wrong shape or dtype, NaN,

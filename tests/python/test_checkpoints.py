@@ -226,3 +226,44 @@ def test_a_corrupted_state_dict_is_refused_and_changes_nothing(change, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         model.load_state_dict(state)  # the layer refuses before copying: no transaction needed
     assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize("config", [presets.hardware_aware(), presets.ambrogio2018()], ids=["hardware_aware", "ambrogio2018"])
+def test_a_deployed_model_resumes_at_its_time_after_programming(tmp_path, config):
+    model = mlp(config)
+    analogtorch.program(model)
+    analogtorch.set_time(model, 86400.0)
+    analogtorch.save_checkpoint(model, tmp_path / "deployed.pt")
+    x = torch.rand(16, 12, generator=torch.Generator().manual_seed(3))
+    expected = [model(x) for _ in range(2)]  # fresh read noise each time, from the saved rng position
+
+    resumed = mlp(config, seed=9)  # never programmed
+    analogtorch.load_checkpoint(resumed, tmp_path / "deployed.pt")
+    assert resumed[0]._deployed["time_s"] == 86400.0
+    assert all(torch.equal(resumed(x), y) for y in expected)
+    analogtorch.set_time(resumed, 3.156e7)  # and it drifts on from there
+    assert not torch.equal(resumed(x), expected[0])
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("g_plus", lambda t: t + 100.0, "deployed g_plus (expected finite values in [0.0, 25.0])"),
+        ("nu_minus", lambda t: t[:1], "deployed nu_minus (expected a float32 tensor of shape [10, 12])"),
+        ("time_s", lambda v: -1.0, "deployed time_s -1.0"),
+        ("pcm", lambda v: {**v, "g_max_us": -1.0}, "deployed pcm (g_max_us: expected"),
+    ],
+)
+def test_a_corrupted_deployment_is_refused(field, value, message):
+    model = mlp(presets.hardware_aware())
+    analogtorch.program(model)
+    state = copy.deepcopy(model.state_dict())
+    deployed = dict(state["0._extra_state"]["deployed"])
+    deployed[field] = value(deployed[field])
+    state["0._extra_state"] = {**state["0._extra_state"], "deployed": deployed}
+    fresh = mlp(presets.hardware_aware(), seed=4)
+    before = snapshot(fresh)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        fresh.load_state_dict(state)
+    assert_unchanged(fresh, before)
+    assert fresh[0]._deployed is None
