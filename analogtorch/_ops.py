@@ -30,6 +30,7 @@ __all__ = [
     "capacitor_update",
     "cell_variation",
     "cuda_kernels_available",
+    "hardware_aware_read",
     "make_rng_state",
     "pcm_pair_step_",
     "pcm_program",
@@ -207,6 +208,29 @@ def pcm_read(
     return torch.ops.analogtorch.pcm_read(
         conductance_us, drift_nu, rng, _float(time_s, "time_s"), _float(g_max_us, "g_max_us"), float(t0_s), _float(t_read_s, "t_read_s"), _bool(read_noise, "read_noise")
     )
+
+
+def hardware_aware_read(
+    weight_us: torch.Tensor,
+    rng: torch.Tensor,
+    pcm: PCMDevice | None = None,
+    *,
+    time_min_s: float = 1.0,
+    time_max_s: float = 86400.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The weights as freshly programmed PCM pairs would read at a random time after programming
+    (PHYSICS.md section 4), fused: programs each weight's pair (devices 2i and 2i+1; closed loop: the
+    weight's side to |w| + g_reset, open loop: G+ = max(w, 0), G- = max(-w, 0)), draws the drift
+    exponents, drifts both devices to one time drawn log-uniformly from [time_min_s, time_max_s]
+    (``time_min_s == time_max_s``: that time) and reads them with 1/f noise when ``pcm.read_noise``.
+
+    Returns (read G+ - G- in uS, the time drawn: float32 [1]).
+    """
+    pcm = _config(pcm, PCMDevice, "pcm")
+    return torch.ops.analogtorch.hardware_aware_read(
+        weight_us, rng, _pcm_params(pcm), pcm.programming == "closed_loop",
+        _float(time_min_s, "time_min_s"), _float(time_max_s, "time_max_s"),
+    )  # fmt: skip
 
 
 def pcm_pair_step_(
@@ -517,6 +541,13 @@ def _pcm_read_fake(conductance_us, drift_nu, rng, time_s, g_max_us, t0_s, t_read
     _check_same_shape(drift_nu, "drift_nu", conductance_us, "conductance_us")
     _check_rng(rng, conductance_us, "conductance_us")
     return _empty(conductance_us)
+
+
+@torch.library.register_fake("analogtorch::hardware_aware_read")
+def _hardware_aware_read_fake(weight_us, rng, pcm_params, closed_loop, time_min_s, time_max_s):
+    _check_dtype(weight_us, "weight_us", torch.float32)
+    _check_rng(rng, weight_us, "weight_us")
+    return _empty(weight_us), weight_us.new_empty(1)
 
 
 @torch.library.register_fake("analogtorch::pcm_pair_step_")

@@ -352,40 +352,29 @@ class AnalogLinear(nn.Module):
 
     def _hardware_aware_weight(self) -> torch.Tensor:
         """The weights as PCM would hold them at a random time of the training window (PHYSICS.md
-        section 4), with a straight-through gradient to the digital weights."""
+        section 4), with a straight-through gradient to the digital weights. Tensor operations and
+        one fused op only (no host synchronisation): torch.compile captures it whole."""
         config = self.config
         pcm = config.unit_cell.pcm
         weight = self.weight
         with torch.no_grad():
-            bound = config.weight_clip_sigmas * weight.std().item() if weight.numel() > 1 else math.inf
-            clipped = weight.detach().float().clamp(-bound, bound)
-            read = self._pcm_round_trip(clipped, pcm, self._sample_training_time())
+            detached = weight.detach().float()
+            if weight.numel() > 1:
+                bound = config.weight_clip_sigmas * detached.std()
+            else:
+                bound = detached.new_full((), math.inf)
+            clipped = torch.clamp(detached, -bound, bound)
+            # uS per network unit: the largest weight uses the programmable range (PHYSICS.md section 2).
+            range_us = pcm.target_clip_us if pcm.programming == "closed_loop" else pcm.g_max_us
+            scale = range_us / clipped.abs().amax().clamp(min=1e-12) if clipped.numel() else clipped.new_ones(())
+            window = (max(config.train_time_min_s, 1e-9), max(config.train_time_max_s, 1e-9)) if pcm.drift else (0.0, 0.0)
+            read_us, _ = ops.hardware_aware_read(clipped * scale, self._next_rng(), pcm, time_min_s=window[0],
+                                                 time_max_s=window[1])  # fmt: skip
+            read = read_us / scale
+            # Global drift compensation: one scalar restores the mean weight magnitude.
+            read = read * (clipped.abs().mean() / read.abs().mean().clamp(min=1e-12))
         # Clipping passes no gradient beyond the bound; the device noise passes it straight through.
-        return weight.clamp(-bound, bound) + (read - clipped)
-
-    def _sample_training_time(self) -> float:
-        config = self.config
-        low, high = max(config.train_time_min_s, 1e-9), max(config.train_time_max_s, 1e-9)
-        u = torch.rand((), generator=self._host_generator()).item()
-        return math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
-
-    def _host_generator(self) -> torch.Generator:
-        # Keyed by the layer's rng state, so that a seed repeats the training-time samples too.
-        seed, step = (int(v) for v in self.rng_state.tolist())
-        return torch.Generator().manual_seed((seed * 1_000_003 + step) % (2**63))
-
-    def _pcm_round_trip(self, weight: torch.Tensor, pcm: PCMDevice, time_s: float) -> torch.Tensor:
-        """Programs weights into PCM pairs (open loop or closed loop, per ``pcm``) and reads them
-        ``time_s`` later, with global drift compensation."""
-        scale = self._inference_scale(weight, pcm)
-        plus, minus = self._program_pairs(weight * scale, pcm, count_work=False)
-        read_kwargs = {"g_max_us": pcm.g_max_us, "t0_s": pcm.t0_s, "t_read_s": pcm.t_read_s, "read_noise": pcm.read_noise}
-        time_s = time_s if pcm.drift else 0.0
-        g_plus = ops.pcm_read(plus.conductance_us, plus.drift_nu, self._next_rng(), time_s, **read_kwargs)
-        g_minus = ops.pcm_read(minus.conductance_us, minus.drift_nu, self._next_rng(), time_s, **read_kwargs)
-        read = (g_plus - g_minus) / scale
-        # Global drift compensation: one scalar restores the mean weight magnitude.
-        return read * (weight.abs().mean() / read.abs().mean().clamp(min=1e-12))
+        return torch.clamp(weight, -bound, bound) + (read - clipped)
 
     # ------------------------------------------------------------------------------------------
     # In-situ training: called by analogtorch.optim.AnalogSGD

@@ -13,6 +13,7 @@
 #include "../params.h"
 #include "analogtorch/kernels/pcm_pair.h"
 #include "analogtorch/kernels/pcm_program.h"
+#include "analogtorch/kernels/hardware_aware.h"
 #include "analogtorch/kernels/pcm_read.h"
 
 namespace analogtorch {
@@ -78,6 +79,37 @@ at::Tensor pcm_read(const at::Tensor& conductance_us, const at::Tensor& drift_nu
   };
   read_noise ? launch(std::true_type{}) : launch(std::false_type{});
   return out;
+}
+
+// Fused program + drift + read of weight pairs at a random time of [time_min_s, time_max_s]
+// (kernels/hardware_aware.h). Returns the read G+ - G- (uS) and the time drawn ([1], seconds).
+template <typename Backend>
+std::tuple<at::Tensor, at::Tensor> hardware_aware_read(const at::Tensor& weight_us, const at::Tensor& rng,
+                                                       c10::ArrayRef<double> pcm_params, bool closed_loop,
+                                                       double time_min_s, double time_max_s) {
+  checks::on_device_type(weight_us, "weight_us", Backend::kDeviceType);
+  checks::float32(weight_us, "weight_us");
+  checks::rng_state(rng, weight_us, "weight_us");
+  checks::non_negative(time_min_s, "time_min_s");
+  checks::non_negative(time_max_s, "time_max_s");
+  TORCH_CHECK(time_max_s >= time_min_s, "time_max_s: expected >= time_min_s (", time_min_s, "), got ", time_max_s);
+  TORCH_CHECK(time_min_s > 0.0 || time_max_s == 0.0,
+              "time_min_s: expected > 0 for a time window (log-uniform), got 0 with time_max_s ", time_max_s);
+  const pcm::ProgrammingParams programming = params::programming(pcm_params);
+  checks::finite_values(weight_us, "weight_us");
+  const typename Backend::DeviceGuard device_guard(weight_us.device());
+  const at::Tensor weight = weight_us.contiguous(), rng_state = rng.contiguous();
+  at::Tensor time = at::empty({3}, weight.options());
+  const kernels::TrainingReadTime draw{rng_state.const_data_ptr<int64_t>(), time.mutable_data_ptr<float>(),
+                                       static_cast<float>(time_min_s), static_cast<float>(time_max_s),
+                                       programming.read};
+  Backend::for_each(1, draw);
+  at::Tensor out = at::empty_like(weight, at::MemoryFormat::Contiguous);
+  const kernels::HardwareAwareRead kernel{weight.const_data_ptr<float>(), rng_state.const_data_ptr<int64_t>(),
+                                          time.const_data_ptr<float>(), out.mutable_data_ptr<float>(), programming,
+                                          closed_loop};
+  Backend::for_each(weight.numel(), kernel);
+  return {out, time.narrow(0, 2, 1).clone()};
 }
 
 // In place on the pair and the cached weight (all contiguous: they are the layer's own state).

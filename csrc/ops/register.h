@@ -16,6 +16,7 @@ template <typename Backend>
 void register_kernels(torch::Library& m) {
   m.impl("pcm_program", &pcm_program<Backend>);
   m.impl("pcm_read", &pcm_read<Backend>);
+  m.impl("hardware_aware_read", &hardware_aware_read<Backend>);
   m.impl("pcm_pair_step_", &pcm_pair_step_<Backend>);
   m.impl("cell_variation", &cell_variation<Backend>);
   m.impl("capacitor_update", &capacitor_update<Backend>);

@@ -284,6 +284,18 @@ BAD_INPUTS = [
     BadInput("configs", lambda: torch.ops.analogtorch.pcm_program(G, RNG, pcm_params_with(max_resets=51), True), RuntimeError, "pcm_params[max_resets]: expected an integer in [0, 50]"),
     BadInput("configs", lambda: torch.ops.analogtorch.pcm_program(G, RNG, pcm_params_with(t_read_s=0), True), RuntimeError, "pcm_params[t_read_s]: expected a number > 0"),
 
+    # --- hardware_aware_read ----------------------------------------------------------------------
+    BadInput("dtypes", lambda: ops.hardware_aware_read(G.double(), RNG), RuntimeError, "weight_us: expected a float32 tensor"),
+    BadInput("dtypes", lambda: ops.hardware_aware_read(G, RNG.int()), RuntimeError, "rng: expected an int64 tensor"),
+    BadInput("dtypes", lambda: ops.hardware_aware_read(G, RNG, time_min_s="1"), TypeError, "time_min_s: expected a number, got str"),
+    BadInput("devices", lambda: ops.hardware_aware_read(G, RNG.to("meta")), RuntimeError, "rng: expected a tensor on the same device as weight_us"),
+    BadInput("values", lambda: ops.hardware_aware_read(G, RNG, time_min_s=10.0, time_max_s=1.0), RuntimeError, "time_max_s: expected >= time_min_s (10), got 1"),
+    BadInput("values", lambda: ops.hardware_aware_read(G, RNG, time_min_s=0.0, time_max_s=1.0), RuntimeError, "time_min_s: expected > 0 for a time window"),
+    BadInput("values", lambda: ops.hardware_aware_read(G, RNG, time_min_s=-1.0), RuntimeError, "time_min_s: expected a finite number >= 0"),
+    BadInput("values", lambda: ops.hardware_aware_read(G, RNG, time_max_s=float("inf")), RuntimeError, "time_max_s: expected a finite number >= 0"),
+    BadInput("values", lambda: ops.hardware_aware_read(G.clone().fill_(float("nan")), RNG), RuntimeError, "weight_us: expected finite values, found NaN or Inf"),
+    BadInput("configs", lambda: ops.hardware_aware_read(G, RNG, pcm=Capacitor3T1C()), TypeError, "pcm: expected a PCMDevice, got Capacitor3T1C"),
+
     # --- pcm_read ---------------------------------------------------------------------------------
     BadInput("dtypes", lambda: ops.pcm_read(G.double(), NU, RNG, 1.0), RuntimeError, "conductance_us: expected a float32 tensor"),
     BadInput("dtypes", lambda: ops.pcm_read(G, NU.half(), RNG, 1.0), RuntimeError, "drift_nu: expected a float32 tensor"),

@@ -46,7 +46,9 @@ def test_pcm_ops_give_identical_bits():
         closed = ops.pcm_program(target, rng)
         opened = ops.pcm_program(target, rng, PCMDevice(programming="open_loop"))
         read = ops.pcm_read(closed.conductance_us, closed.drift_nu, rng, 86400.0)
-        return (*closed, *opened, read)
+        aware = ops.hardware_aware_read(target - 10.0, rng)
+        aware_open = ops.hardware_aware_read(target - 10.0, rng, PCMDevice(programming="open_loop"))
+        return (*closed, *opened, read, *aware, *aware_open)
 
     both_devices(run)
 

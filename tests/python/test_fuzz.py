@@ -185,6 +185,27 @@ def test_pcm_read(data):
 
 
 @given(st.data())
+def test_hardware_aware_read(data):
+    weight = data.draw(tensors(data.draw(shapes), -30.0, 30.0))
+    rng = data.draw(rng_states())
+    pcm = _config(PCMDevice, data)
+    if pcm is None:
+        return
+    low = data.draw(st.sampled_from([0.0, 1e-9, 1.0, 3600.0, -1.0, math.nan]))
+    high = data.draw(st.sampled_from([0.0, 1.0, 86400.0, 3.2e7, math.inf]))
+    names = ["weight_us", "rng", "time_min_s", "time_max_s"]
+    result = call(lambda: ops.hardware_aware_read(weight, rng, pcm, time_min_s=low, time_max_s=high), names)
+    if result is None:
+        return
+    read, drawn = result
+    assert finite_ordinary(weight) and 0 <= low <= high < math.inf
+    assert read.shape == weight.shape and torch.isfinite(read).all()
+    assert low * (1 - 1e-6) <= drawn.item() <= high * (1 + 1e-6)
+    again = ops.hardware_aware_read(weight, rng, pcm, time_min_s=low, time_max_s=high)
+    assert torch.equal(again[0], read)
+
+
+@given(st.data())
 def test_pcm_pair_step(data):
     shape = data.draw(shapes)
     g_plus = data.draw(tensors(shape, 0.0, 25.0, odd_device=False)).contiguous()

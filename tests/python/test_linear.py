@@ -233,6 +233,16 @@ def test_in_situ_forward_and_backward_compile_without_graph_breaks(requires_grad
         assert torch.isfinite(x.grad).all()
 
 
+def test_hardware_aware_training_forward_compiles_without_graph_breaks():
+    layer = AnalogLinear(12, 5, config=presets.hardware_aware())
+    compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)
+    x = torch.rand(4, 12)
+    y = compiled(x)
+    y.sum().backward()
+    assert y.shape == (4, 5) and torch.isfinite(y).all() and torch.isfinite(layer.weight.grad).all()
+    assert not torch.equal(compiled(x), y)  # fresh device noise on every training forward
+
+
 def test_pcm_only_trains_through_its_pairs():
     model = mlp(presets.pcm_only())
     losses = train(model, 400)

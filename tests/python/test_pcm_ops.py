@@ -148,7 +148,7 @@ def test_seed_accepts_the_full_64_bit_range():
     assert torch.isfinite(g).all()
 
 
-@pytest.mark.parametrize("op_name", ["pcm_program", "pcm_read"])
+@pytest.mark.parametrize("op_name", ["pcm_program", "pcm_read", "hardware_aware_read"])
 def test_opcheck(op_name, device):
     rng = analogtorch.make_rng_state(21, device=device)
     g = torch.rand(33, 7, device=device) * G_MAX
@@ -156,6 +156,7 @@ def test_opcheck(op_name, device):
     args = {
         "pcm_program": (g, rng, analogtorch._ops._pcm_params(None), True),
         "pcm_read": (g, nu, rng, 3600.0, G_MAX, T0, T_READ, True),
+        "hardware_aware_read": (g - G_MAX / 2, rng, analogtorch._ops._pcm_params(None), True, 1.0, 86400.0),
     }[op_name]
     torch.library.opcheck(getattr(torch.ops.analogtorch, op_name).default, args)
 
@@ -237,3 +238,60 @@ def test_a_saved_and_loaded_rng_state_repeats_the_draws(tmp_path):
     loaded = torch.load(path, weights_only=True)["rng"]
     assert torch.equal(ops.pcm_read(g, nu, rng, 3600.0), ops.pcm_read(g, nu, loaded, 3600.0))
     assert torch.equal(ops.pcm_program(g, rng).conductance_us, ops.pcm_program(g, loaded).conductance_us)
+
+
+# --- hardware_aware_read: program + drift + read of weight pairs, fused --------------------------
+
+
+@pytest.mark.parametrize("pcm", [PCMDevice(), OPEN_LOOP], ids=["closed_loop", "open_loop"])
+@pytest.mark.parametrize("weight_us", [7.0, -3.0, 0.0])
+def test_hardware_aware_read_matches_program_then_read(pcm, weight_us):
+    # The fused op and the two-op pipeline (programming both devices of each pair, reading them at
+    # the same time) draw from one distribution: two-sample KS over 200,000 pairs, p > 0.001, and
+    # means within 4 standard errors.
+    t = 3600.0
+    weights = torch.full((N,), weight_us)
+    fused, drawn = ops.hardware_aware_read(weights, analogtorch.make_rng_state(30), pcm, time_min_s=t, time_max_s=t)
+    assert drawn.item() == t
+    offset = pcm.g_reset_us if pcm.programming == "closed_loop" else 0.0
+    rng = analogtorch.make_rng_state(31)
+    plus = ops.pcm_program(weights.clamp(min=0) + offset, rng, pcm)
+    minus = ops.pcm_program((-weights).clamp(min=0) + offset, analogtorch.make_rng_state(32), pcm)
+    g_plus, g_minus = plus.conductance_us, minus.conductance_us
+    if pcm.programming == "closed_loop":  # the zero side stays RESET
+        g_plus = torch.where(weights > 0, g_plus, offset)
+        g_minus = torch.where(weights > 0, offset, g_minus)
+    read = {"g_max_us": pcm.g_max_us, "t0_s": pcm.t0_s, "t_read_s": pcm.t_read_s}
+    pipeline = ops.pcm_read(g_plus, plus.drift_nu, analogtorch.make_rng_state(33), t, **read) - ops.pcm_read(
+        g_minus, minus.drift_nu, analogtorch.make_rng_state(34), t, **read
+    )
+    a, b = fused.double().numpy(), pipeline.double().numpy()
+    standard_error = math.sqrt((a.var() + b.var()) / N) + 1e-9
+    assert abs(a.mean() - b.mean()) < 4 * standard_error, (a.mean(), b.mean())
+    assert stats.ks_2samp(a, b).pvalue > 1e-3
+
+
+def test_hardware_aware_read_draws_its_time_log_uniformly():
+    low, high = 1.0, 86400.0
+    times = np.array([
+        ops.hardware_aware_read(torch.ones(1), analogtorch.make_rng_state(40, step), time_min_s=low, time_max_s=high)[1].item()
+        for step in range(2000)
+    ])  # fmt: skip
+    assert times.min() >= low and times.max() <= high * (1 + 1e-6)
+    u = (np.log(times) - math.log(low)) / (math.log(high) - math.log(low))
+    assert stats.kstest(u, "uniform").pvalue > 1e-3
+
+
+def test_hardware_aware_read_same_seed_same_bits_and_no_drift_window():
+    weights = torch.linspace(-20.0, 20.0, 10_001)
+    a = ops.hardware_aware_read(weights, analogtorch.make_rng_state(41, 3))
+    b = ops.hardware_aware_read(weights, analogtorch.make_rng_state(41, 3))
+    c = ops.hardware_aware_read(weights, analogtorch.make_rng_state(41, 4))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) and not torch.equal(a[0], c[0])
+    # Read at time 0 (no drift, no 1/f noise yet): the programmed pair itself, within the closed
+    # loop's verify tolerance for >= 99% of the pairs with targets in [-12.5, 12.5] uS.
+    quiet = PCMDevice(read_noise=False)
+    targets = weights.clamp(-12.5, 12.5)
+    read, drawn = ops.hardware_aware_read(targets, analogtorch.make_rng_state(42), quiet, time_min_s=0.0, time_max_s=0.0)
+    assert drawn.item() == 0.0
+    assert ((read - targets).abs() <= quiet.verify_tolerance_us + 1e-5).double().mean() > 0.99

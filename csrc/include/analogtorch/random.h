@@ -27,6 +27,7 @@ enum class RandomStream : uint32_t {
   kCapacitorUpdate = 6,  // stochastic rounding of pulse counts, cycle-to-cycle pulse noise
   kPeriphery = 7,  // converter and output noise
   kPcmVariation = 8,  // fixed per-device PCM parameters (partial-SET step size)
+  kTrainingTime = 9,  // the time after programming of a hardware-aware training read
 };
 
 constexpr uint64_t kMaxRandomStep = (uint64_t{1} << 40) - 1;  // steps must fit 40 counter bits
