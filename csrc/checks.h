@@ -72,6 +72,9 @@ inline void polarity(int64_t value, const char* name) {
 // results: refuse it, naming the tensor; where the physics bounds the values (a drift exponent, a
 // conductance), refuse values outside the bounds too. One read pass per tensor (min and max
 // propagate NaN) and one host synchronisation for all of them.
+// Stored conductances beyond this (uS) are no device's: refused, far below float32 overflow of F (G+ - G-).
+constexpr double kMaxConductanceUs = 1e9;
+
 struct NamedTensor {
   const at::Tensor& tensor;
   const char* name;

@@ -114,7 +114,9 @@ at::Tensor capacitor_step_(at::Tensor& v_c, at::Tensor& weight, const at::Tensor
   checks::positive(scale_us_per_unit, "scale_us_per_unit");
   const capacitor::Params params = params::capacitor(capacitor_params);
   checks::finite_values(
-      {{v_c, "v_c", params.v_min_v, params.v_max_v}, {g_plus_us, "g_plus_us"}, {g_minus_us, "g_minus_us"},
+      {{v_c, "v_c", params.v_min_v, params.v_max_v},
+       {g_plus_us, "g_plus_us", -checks::kMaxConductanceUs, checks::kMaxConductanceUs},
+       {g_minus_us, "g_minus_us", -checks::kMaxConductanceUs, checks::kMaxConductanceUs},
        {delta_w_us, "delta_w_us"}});
   const typename Backend::DeviceGuard device_guard(v_c.device());
   const at::Tensor g_plus = g_plus_us.contiguous(), g_minus = g_minus_us.contiguous();

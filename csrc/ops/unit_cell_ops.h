@@ -42,7 +42,10 @@ at::Tensor unit_cell_weight(const at::Tensor& g_plus_us, const at::Tensor& g_min
   checks::finite_scalar(g_shared_us, "g_shared_us");
   checks::positive(scale_us_per_unit, "scale_us_per_unit");
   const capacitor::Params params = params::capacitor(capacitor_params);
-  checks::finite_values({{g_plus_us, "g_plus_us"}, {g_minus_us, "g_minus_us"}, {v_c, "v_c"}});
+  constexpr double kG = checks::kMaxConductanceUs;
+  checks::finite_values({{g_plus_us, "g_plus_us", -kG, kG},
+                         {g_minus_us, "g_minus_us", -kG, kG},
+                         {v_c, "v_c", params.v_min_v, params.v_max_v}});
   const typename Backend::DeviceGuard device_guard(g_plus_us.device());
   const at::Tensor g_plus = g_plus_us.contiguous(), g_minus = g_minus_us.contiguous(), v = v_c.contiguous();
   const at::Tensor var = variation.contiguous();
@@ -116,7 +119,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
   checks::non_negative(time_since_programming_s, "time_since_programming_s");
   const pcm::ProgrammingParams programming = params::programming(pcm_params);
   const capacitor::Params cap = params::capacitor(capacitor_params);
-  checks::finite_values({{g_plus_us, "g_plus_us"}, {g_minus_us, "g_minus_us"}, {v_c, "v_c", cap.v_min_v, cap.v_max_v}});
+  constexpr double kG = checks::kMaxConductanceUs;
+  checks::finite_values({{g_plus_us, "g_plus_us", -kG, kG},
+                         {g_minus_us, "g_minus_us", -kG, kG},
+                         {v_c, "v_c", cap.v_min_v, cap.v_max_v}});
   const typename Backend::DeviceGuard device_guard(g_plus_us.device());
   const at::Tensor g_plus = g_plus_us.contiguous(), g_minus = g_minus_us.contiguous(), v = v_c.contiguous();
   const at::Tensor var = variation.contiguous(), rng_state = rng.contiguous();

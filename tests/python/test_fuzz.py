@@ -131,7 +131,10 @@ def ordinary_rng(rng) -> bool:
 
 def same_bits(a, b) -> bool:
     """Equal bit for bit (NaN included, which torch.equal calls unequal)."""
-    return a.dtype == b.dtype and a.shape == b.shape and torch.equal(a.reshape(-1).view(torch.uint8), b.reshape(-1).view(torch.uint8))
+    def as_bytes(t):  # a dense copy: views of size-1 dimensions may keep any stride
+        return torch.empty_like(t, memory_format=torch.contiguous_format).copy_(t).view(-1).view(torch.uint8)
+
+    return a.dtype == b.dtype and a.shape == b.shape and torch.equal(as_bytes(a), as_bytes(b))
 
 
 def assert_within(t, low, high, what):
@@ -278,11 +281,11 @@ def test_capacitor_update_and_leak(data):
         assert torch.equal(ops.capacitor_update(v_c, variation, delta, rng, polarity, cap)[0], v_out)
     elapsed_s = data.draw(values(0.0, 1e6))
     leaked = call(lambda: ops.capacitor_leak(v_c, elapsed_s, tau_s=cap.tau_s, v_leak_v=cap.v_leak_v), ["v_c", "elapsed_s"])
-    if leaked is not None:
+    if leaked is not None and v_c.device.type != "meta":  # meta: the fake kernel, shapes only
         assert finite_ordinary(v_c) and math.isfinite(elapsed_s)
-        if v_c.numel():  # each cell relaxes from where it was toward v_leak
+        if v_c.numel():  # each cell relaxes from where it was toward v_leak (up to float32 rounding)
             low, high = min(v_c.min().item(), cap.v_leak_v), max(v_c.max().item(), cap.v_leak_v)
-            assert_within(leaked, low, high, "leaked v_c")
+            assert_within(leaked, low - 1e-6 * (1 + abs(low)), high + 1e-6 * (1 + abs(high)), "leaked v_c")
 
 
 @given(st.data())
@@ -332,9 +335,11 @@ def test_unit_cell_weight_and_its_backward(data):
     )
     if weight is None:
         return
-    assert finite_ordinary(g_plus, g_minus, v_c)
+    # float64 is accepted too (gradcheck): one float dtype, finite values
+    assert g_plus.dtype in (torch.float32, torch.float64) and g_plus.dtype == g_minus.dtype == v_c.dtype
+    assert all(bool(torch.isfinite(t).all()) and t.device.type == "cpu" for t in (g_plus, g_minus, v_c))
     assert weight.shape == shape and torch.isfinite(weight).all()
-    grad = torch.randn(shape)
+    grad = torch.randn(shape, dtype=weight.dtype)
     params = ops._capacitor_params(cap)
     grads = torch.ops.analogtorch.unit_cell_weight_backward(grad, v_c.contiguous(), variation, polarity, params, 3.0, 2.0)
     assert all(torch.isfinite(g).all() for g in grads)
@@ -439,6 +444,7 @@ def test_analog_linear_trains_or_refuses_by_name(data):
     if config.mode == "in_situ":
         cap = config.unit_cell.capacitor
         assert_within(layer.v_c, cap.v_min_v, cap.v_max_v, "v_c")
-    assert torch.isfinite(layer.weight).all()
+    if config.mode in ("in_situ", "pcm_only"):  # digital weights (ideal, hardware_aware) follow SGD's arithmetic
+        assert torch.isfinite(layer.weight).all()
     stats = layer.analog_stats()
     assert all(value >= 0 for key, value in stats.items() if key not in ("polarity", "mode"))

@@ -47,6 +47,8 @@ struct ReadTime {
 };
 
 ANALOGTORCH_HD ReadTime read_time(float t_s, const DriftParams& p) {
+  // Beyond 1e30 s (1e22 years) the laws mean nothing; the cap keeps (t + t_r) / (2 t_r) finite.
+  t_s = detmath::fmin_(t_s, 1e30f);
   ReadTime r;
   r.log_t_over_t0 = t_s > p.t0_s ? detmath::log(t_s / p.t0_s) : 0.0f;
   r.noise_growth = detmath::sqrt(detmath::fmax_(detmath::log((t_s + p.t_read_s) / (2.0f * p.t_read_s)), 0.0f));
