@@ -135,8 +135,10 @@ std::tuple<at::Tensor, at::Tensor> pcm_pair_step_(at::Tensor& g_plus_us, at::Ten
               "amplitude: expected a number in (0, 1], got ", amplitude);
   TORCH_CHECK(max_pulses >= 1 && max_pulses <= 127, "max_pulses: expected an integer in [1, 127], got ", max_pulses);
   checks::positive(refresh_us, "refresh_us");
-  checks::finite_values({{g_plus_us, "g_plus_us"}, {g_minus_us, "g_minus_us"}, {delta_w_us, "delta_w_us"}});
   const pcm::ProgrammingParams params = params::programming(pcm_params);
+  checks::finite_values({{g_plus_us, "g_plus_us", 0.0, params.g_max_us},
+                         {g_minus_us, "g_minus_us", 0.0, params.g_max_us},
+                         {delta_w_us, "delta_w_us"}});
   const typename Backend::DeviceGuard device_guard(g_plus_us.device());
   const at::Tensor delta = delta_w_us.contiguous(), rng_state = rng.contiguous();
   at::Tensor pulses = at::empty_like(g_plus_us, g_plus_us.options().dtype(at::kChar));
