@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from . import __version__, presets
 from .data import DEFAULT_FASHION_MNIST_DIR, Dataset, load_image_dataset
-from .hardware import _si, estimate
+from .hardware import estimate, format_quantity
 from .inference import analog_stats, program, set_time
 from .nn import convert_to_analog
 from .optim import AnalogSGD
@@ -199,10 +199,10 @@ def estimate_table(summary: dict) -> list[str]:
     for name, figures in estimated:
         training, inference = figures["training"], figures["inference"]
         cells = ["-"] * 4 if training is None else [
-            _si(training["energy_j"], "J"), _si(training["time_s"], "s"),
+            format_quantity(training["energy_j"], "J"), format_quantity(training["time_s"], "s"),
             f"{training['ops_per_s_per_w'] / 1e9:,.0f}", f"{training['ops_per_s_per_mm2'] / 1e12:.3g}",
         ]  # fmt: skip
-        cells += [_si(inference["energy_j"], "J"), f"{inference['ops_per_s_per_w'] / 1e9:,.0f}"]
+        cells += [format_quantity(inference["energy_j"], "J"), f"{inference['ops_per_s_per_w'] / 1e9:,.0f}"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
 

@@ -25,7 +25,7 @@ from torch import nn
 
 from .config import _in_range
 
-__all__ = ["DigitalBaseline", "Estimate", "HardwareCosts", "estimate"]
+__all__ = ["DigitalBaseline", "Estimate", "HardwareCosts", "estimate", "format_quantity"]
 
 
 @dataclass(frozen=True)
@@ -117,8 +117,8 @@ class Estimate:
             if analog is None:
                 continue
             lines.append(
-                f"| {label} | {_si(analog['energy_j'], 'J')} | {_si(analog['time_s'], 's')} | "
-                f"{_si(digital['energy_j'], 'J')} | {_si(digital['time_s'], 's')} | "
+                f"| {label} | {format_quantity(analog['energy_j'], 'J')} | {format_quantity(analog['time_s'], 's')} | "
+                f"{format_quantity(digital['energy_j'], 'J')} | {format_quantity(digital['time_s'], 's')} | "
                 f"{analog['ops_per_s_per_w'] / 1e9:,.0f} | {digital['ops_per_s_per_w'] / 1e9:,.0f} | "
                 f"{analog['ops_per_s_per_mm2'] / 1e12:.3g} | {digital['ops_per_s_per_mm2'] / 1e12:.3g} |"
             )
@@ -128,7 +128,8 @@ class Estimate:
         return "\n".join(lines)
 
 
-def _si(value: float, unit: str) -> str:
+def format_quantity(value: float, unit: str) -> str:
+    """A value with an SI prefix (f, p, n, u, m): 8.58e-9 J -> "8.58 nJ"."""
     if value == 0 or not math.isfinite(value):
         return f"{value:g} {unit}"
     exponent = max(-15, min(0, 3 * math.floor(math.log10(abs(value)) / 3)))

@@ -15,7 +15,6 @@ import dataclasses
 import math
 import re
 
-import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
