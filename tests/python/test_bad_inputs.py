@@ -296,6 +296,11 @@ BAD_INPUTS = [
     BadInput("values", lambda: ops.hardware_aware_read(G.clone().fill_(float("nan")), RNG), RuntimeError, "weight_us: expected finite values, found NaN or Inf"),
     BadInput("configs", lambda: ops.hardware_aware_read(G, RNG, pcm=Capacitor3T1C()), TypeError, "pcm: expected a PCMDevice, got Capacitor3T1C"),
 
+    # --- found by fuzzing: values whose arithmetic would overflow float32 ---------------------------
+    BadInput("values", lambda: ops.unit_cell_weight(G.clone().fill_(3e38), G, V, VAR, 1), RuntimeError, "g_plus_us: expected values in [-1e+09, 1e+09]"),
+    BadInput("values", lambda: ops.unit_cell_weight(G, G, V + 5.0, VAR, 1), RuntimeError, "v_c: expected values in [0, 1]"),
+    BadInput("values", lambda: ops.pcm_pair_step_(G.clone(), -G, torch.empty(8), D, RNG, gain_f=3.0, scale_us_per_unit=1.0, amplitude=0.05, max_pulses=15, refresh_us=20.0), RuntimeError, "g_minus_us: expected values in [0, 25]"),
+
     # --- pcm_read ---------------------------------------------------------------------------------
     BadInput("dtypes", lambda: ops.pcm_read(G.double(), NU, RNG, 1.0), RuntimeError, "conductance_us: expected a float32 tensor"),
     BadInput("dtypes", lambda: ops.pcm_read(G, NU.half(), RNG, 1.0), RuntimeError, "drift_nu: expected a float32 tensor"),

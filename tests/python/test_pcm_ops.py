@@ -295,3 +295,12 @@ def test_hardware_aware_read_same_seed_same_bits_and_no_drift_window():
     read, drawn = ops.hardware_aware_read(targets, analogtorch.make_rng_state(42), quiet, time_min_s=0.0, time_max_s=0.0)
     assert drawn.item() == 0.0
     assert ((read - targets).abs() <= quiet.verify_tolerance_us + 1e-5).double().mean() > 0.99
+
+
+def test_absurd_times_and_rounded_parameters_stay_usable():
+    # Found by fuzzing: a read at 3e38 s overflowed (t + t_r) / (2 t_r) to Inf; target_clip_us just
+    # above g_reset_us rounded to it in float32 and made a valid PCMDevice unusable.
+    read = ops.pcm_read(torch.tensor([1.0]), torch.tensor([0.0]), analogtorch.make_rng_state(1), 3e38)
+    assert torch.isfinite(read).all()
+    tight = PCMDevice(g_reset_us=0.1, target_clip_us=0.10000000149011612)
+    assert torch.isfinite(ops.pcm_program(torch.tensor([0.05]), analogtorch.make_rng_state(2), tight).conductance_us).all()
