@@ -70,6 +70,11 @@ def _config_fields(config: Any, prefix: str = "") -> dict[str, Any]:
     return fields
 
 
+def _programmable_range_us(pcm: PCMDevice) -> float:
+    """The conductance the largest weight is mapped to: target_clip_us in closed loop, G_max open."""
+    return pcm.target_clip_us if pcm.programming == "closed_loop" else pcm.g_max_us
+
+
 def _converter(x: torch.Tensor, rng: torch.Tensor, bits: int, bound: float, noise: float) -> torch.Tensor:
     """A DAC or ADC read (clip, noise, rounding) with a straight-through gradient; off when bits = 0
     and noise = 0."""
@@ -251,8 +256,7 @@ class AnalogLinear(nn.Module):
         """uS per network unit for inference (PHYSICS.md section 2): the largest weight uses the
         programmable range (G_max; target_clip_us in closed loop)."""
         largest = weight.abs().max().item() if weight.numel() else 0.0
-        range_us = pcm.target_clip_us if pcm.programming == "closed_loop" else pcm.g_max_us
-        return range_us / max(largest, 1e-12)
+        return _programmable_range_us(pcm) / max(largest, 1e-12)
 
     def _program_unit_cells(self, weight: torch.Tensor) -> None:
         """Maps weights onto fresh devices: scale so that the largest weight uses
@@ -275,12 +279,20 @@ class AnalogLinear(nn.Module):
 
     def _device_weight(self) -> torch.Tensor:
         """The effective weight that the devices hold now."""
+        in_situ = self.config.mode == "in_situ"
+        return self._weight_held(
+            self.g_plus_us, self.g_minus_us, self.v_c if in_situ else None, self.variation if in_situ else None,
+            self._polarity, self._scale_us_per_unit,
+        )  # fmt: skip
+
+    def _weight_held(self, g_plus, g_minus, v_c, variation, polarity: int, scale_us_per_unit: float) -> torch.Tensor:
+        """The effective weight of a device state (this layer's, or one being loaded)."""
         cell = self.config.unit_cell
         if self.config.mode == "pcm_only":
-            return cell.gain_f * (self.g_plus_us - self.g_minus_us) / self._scale_us_per_unit
+            return cell.gain_f * (g_plus - g_minus) / scale_us_per_unit
         return ops.unit_cell_weight(
-            self.g_plus_us, self.g_minus_us, self.v_c, self.variation, self._polarity,
-            gain_f=cell.gain_f, scale_us_per_unit=self._scale_us_per_unit, capacitor=cell.capacitor,
+            g_plus, g_minus, v_c, variation, polarity,
+            gain_f=cell.gain_f, scale_us_per_unit=scale_us_per_unit, capacitor=cell.capacitor,
         )  # fmt: skip
 
     def _refresh_weight(self) -> None:
@@ -364,9 +376,10 @@ class AnalogLinear(nn.Module):
             else:
                 bound = detached.new_full((), math.inf)
             clipped = torch.clamp(detached, -bound, bound)
-            # uS per network unit: the largest weight uses the programmable range (PHYSICS.md section 2).
-            range_us = pcm.target_clip_us if pcm.programming == "closed_loop" else pcm.g_max_us
-            scale = range_us / clipped.abs().amax().clamp(min=1e-12) if clipped.numel() else clipped.new_ones(())
+            # uS per network unit: the largest weight uses the programmable range (PHYSICS.md section 2);
+            # as _inference_scale, in tensors (no host synchronisation).
+            largest = clipped.abs().amax().clamp(min=1e-12) if clipped.numel() else clipped.new_ones(())
+            scale = _programmable_range_us(pcm) / largest
             window = (max(config.train_time_min_s, 1e-9), max(config.train_time_max_s, 1e-9)) if pcm.drift else (0.0, 0.0)
             read_us, _ = ops.hardware_aware_read(clipped * scale, self._next_rng(), pcm, time_min_s=window[0],
                                                  time_max_s=window[1])  # fmt: skip
@@ -679,14 +692,10 @@ class AnalogLinear(nn.Module):
             return
         if not isinstance(weight, torch.Tensor) or list(weight.shape) != shape:
             return  # load_state_dict reports the shape
-        if self.config.mode == "pcm_only":
-            held = cell.gain_f * (incoming["g_plus_us"] - incoming["g_minus_us"]) / extra["scale_us_per_unit"]
-        else:
-            held = ops.unit_cell_weight(
-                incoming["g_plus_us"], incoming["g_minus_us"], incoming["v_c"], incoming["variation"],
-                extra["polarity"], gain_f=cell.gain_f, scale_us_per_unit=extra["scale_us_per_unit"],
-                capacitor=cell.capacitor,
-            )  # fmt: skip
+        held = self._weight_held(
+            incoming["g_plus_us"], incoming["g_minus_us"], incoming.get("v_c"), incoming.get("variation"),
+            extra["polarity"], extra["scale_us_per_unit"],
+        )  # fmt: skip
         if not torch.equal(held.to(weight.device), weight.float()):
             raise ValueError(f"state_dict: {prefix}weight: does not match the weights its devices hold (a corrupted checkpoint?)")
 

@@ -6,7 +6,7 @@ entries per category for the README's Reliability section.
 
 Categories, by what is wrong with the input:
 
-- ``shapes``: tensor shapes and sizes (empty ones included), memory layouts (strided, sparse).
+- ``shapes``: tensor shapes and sizes (empty ones included), memory layouts (strided).
 - ``dtypes``: tensor dtypes, and Python types of arguments other than configurations.
 - ``devices``: tensors on another device than the op's data (meta tensors: no GPU needed), device
   strings, layers built on a device that cannot hold them.
@@ -318,8 +318,6 @@ BAD_INPUTS = [
     BadInput("shapes", lambda: ops.pcm_read(G, NU.reshape(2, 4), RNG, 1.0), RuntimeError, "drift_nu: expected the shape of conductance_us"),
     BadInput("shapes", lambda: ops.pcm_read(G, torch.empty(0), RNG, 1.0), RuntimeError, "drift_nu: expected the shape of conductance_us [8], got [0]"),
     BadInput("shapes", lambda: ops.pcm_read(G, NU, RNG[:1], 1.0), RuntimeError, "rng: expected shape [2]"),
-    # a sparse layout has no kernel: the dispatcher's NotImplementedError
-    BadInput("shapes", lambda: ops.pcm_read(G.to_sparse(), NU.to_sparse(), RNG, 1.0), NotImplementedError, "Could not run 'analogtorch::pcm_read' with arguments from the 'SparseCPU' backend"),
     BadInput("devices", lambda: ops.pcm_read(G, NU.to("meta"), RNG, 1.0), RuntimeError, "drift_nu: expected a tensor on the same device as conductance_us"),
     BadInput("devices", lambda: ops.pcm_read(G, NU, RNG.to("meta"), 1.0), RuntimeError, "rng: expected a tensor on the same device as conductance_us"),
     BadInput("values", lambda: ops.pcm_read(G, NU, RNG, -1.0), RuntimeError, "time_s: expected a finite number >= 0"),
