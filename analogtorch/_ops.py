@@ -25,6 +25,7 @@ __all__ = [
     "PCM_PARAM_FIELDS",
     "ProgrammingResult",
     "TransferResult",
+    "add_read_noise",
     "capacitor_leak",
     "capacitor_step_",
     "capacitor_update",
@@ -35,6 +36,7 @@ __all__ = [
     "pcm_pair_step_",
     "pcm_program",
     "pcm_read",
+    "pcm_read_moments",
     "quantize",
     "transfer",
     "unit_cell_weight",
@@ -210,6 +212,38 @@ def pcm_read(
     )
 
 
+def pcm_read_moments(
+    conductance_us: torch.Tensor,
+    drift_nu: torch.Tensor,
+    time_s: float,
+    *,
+    g_max_us: float = 25.0,
+    t0_s: float = 20.0,
+    t_read_s: float = 250e-9,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two moments of a read of PCM devices ``time_s`` seconds after programming, without a
+    draw: the drifted conductance G(t) (as :func:`pcm_read` without read noise) and the variance of
+    its 1/f read noise (uS^2). An array read's outputs then get their noise from
+    :func:`add_read_noise`. The floor at 0 uS of a single read is left out.
+
+    Returns (mean in uS, variance in uS^2), both of the shape of ``conductance_us``.
+    """
+    return torch.ops.analogtorch.pcm_read_moments(
+        conductance_us, drift_nu, _float(time_s, "time_s"), _float(g_max_us, "g_max_us"), _float(t0_s, "t0_s"), _float(t_read_s, "t_read_s")
+    )  # fmt: skip
+
+
+def add_read_noise(y: torch.Tensor, variance: torch.Tensor, rng: torch.Tensor) -> torch.Tensor:
+    """``y + N(0, variance)``, one draw per element: the read noise of an array read's outputs.
+
+    Device read noises are independent Gaussians, so output ``y_i = sum_j G_ij x_j`` carries
+    exactly ``N(0, sum_j sigma_ij^2 x_j^2)``: pass ``variance = F.linear(x**2, sigma**2)``. One draw
+    per output instead of one per device and read. Differentiable in ``y`` (gradient 1); the
+    variance gets no gradient.
+    """
+    return torch.ops.analogtorch.add_read_noise(y, variance, rng)
+
+
 def hardware_aware_read(
     weight_us: torch.Tensor,
     rng: torch.Tensor,
@@ -217,14 +251,16 @@ def hardware_aware_read(
     *,
     time_min_s: float = 1.0,
     time_max_s: float = 86400.0,
-) -> tuple[torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The weights as freshly programmed PCM pairs would read at a random time after programming
     (PHYSICS.md section 4), fused: programs each weight's pair (devices 2i and 2i+1; closed loop: the
     weight's side to |w| + g_reset, open loop: G+ = max(w, 0), G- = max(-w, 0)), draws the drift
-    exponents, drifts both devices to one time drawn log-uniformly from [time_min_s, time_max_s]
-    (``time_min_s == time_max_s``: that time) and reads them with 1/f noise when ``pcm.read_noise``.
+    exponents and drifts both devices to one time drawn log-uniformly from [time_min_s, time_max_s]
+    (``time_min_s == time_max_s``: that time).
 
-    Returns (read G+ - G- in uS, the time drawn: float32 [1]).
+    Returns (the drifted G+ - G- in uS, the variance of its 1/f read noise in uS^2, 0 without
+    ``pcm.read_noise``; the time drawn: float32 [1]). Draw the read noise per output with
+    :func:`add_read_noise`.
     """
     pcm = _config(pcm, PCMDevice, "pcm")
     return torch.ops.analogtorch.hardware_aware_read(
@@ -543,11 +579,30 @@ def _pcm_read_fake(conductance_us, drift_nu, rng, time_s, g_max_us, t0_s, t_read
     return _empty(conductance_us)
 
 
+@torch.library.register_fake("analogtorch::pcm_read_moments")
+def _pcm_read_moments_fake(conductance_us, drift_nu, time_s, g_max_us, t0_s, t_read_s):
+    _check_dtype(conductance_us, "conductance_us", torch.float32)
+    _check_dtype(drift_nu, "drift_nu", torch.float32)
+    _check_same_device(drift_nu, "drift_nu", conductance_us, "conductance_us")
+    _check_same_shape(drift_nu, "drift_nu", conductance_us, "conductance_us")
+    return _empty(conductance_us), _empty(conductance_us)
+
+
 @torch.library.register_fake("analogtorch::hardware_aware_read")
 def _hardware_aware_read_fake(weight_us, rng, pcm_params, closed_loop, time_min_s, time_max_s):
     _check_dtype(weight_us, "weight_us", torch.float32)
     _check_rng(rng, weight_us, "weight_us")
-    return _empty(weight_us), weight_us.new_empty(1)
+    return _empty(weight_us), _empty(weight_us), weight_us.new_empty(1)
+
+
+@torch.library.register_fake("analogtorch::add_read_noise")
+def _add_read_noise_fake(y, variance, rng):
+    _check_dtype(y, "y", torch.float32)
+    _check_dtype(variance, "variance", torch.float32)
+    _check_same_device(variance, "variance", y, "y")
+    _check_same_shape(variance, "variance", y, "y")
+    _check_rng(rng, y, "y")
+    return _empty(y)
 
 
 @torch.library.register_fake("analogtorch::pcm_pair_step_")
@@ -668,4 +723,11 @@ def _quantize_grad(ctx, grad_y):
 
 
 torch.library.register_autograd("analogtorch::quantize", _quantize_grad, setup_context=_quantize_setup)
+
+
+def _add_read_noise_grad(ctx, grad_y):
+    return grad_y, None, None
+
+
+torch.library.register_autograd("analogtorch::add_read_noise", _add_read_noise_grad)
 

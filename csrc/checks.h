@@ -136,13 +136,13 @@ inline void pcm_program_args(const at::Tensor& target_us, const at::Tensor& rng)
   finite_values(target_us, "target_us");
 }
 
-inline void pcm_read_args(const at::Tensor& conductance_us, const at::Tensor& drift_nu, const at::Tensor& rng,
-                          double time_s, double g_max_us, double t0_s, double t_read_s) {
+// Programmed devices read at a time: pcm_read, pcm_read_moments.
+inline void pcm_devices_args(const at::Tensor& conductance_us, const at::Tensor& drift_nu, double time_s,
+                             double g_max_us, double t0_s, double t_read_s) {
   float32(conductance_us, "conductance_us");
   float32(drift_nu, "drift_nu");
   same_device(drift_nu, "drift_nu", conductance_us, "conductance_us");
   same_shape(drift_nu, "drift_nu", conductance_us, "conductance_us");
-  rng_state(rng, conductance_us, "conductance_us");
   non_negative(time_s, "time_s");
   positive(g_max_us, "g_max_us");
   positive(t0_s, "t0_s");
@@ -150,6 +150,12 @@ inline void pcm_read_args(const at::Tensor& conductance_us, const at::Tensor& dr
   // Programmed devices hold [0, G_max] and drift with exponents in [0, 1] (PHYSICS.md section 1):
   // outside, drift and read noise could overflow.
   finite_values({{conductance_us, "conductance_us", 0.0, g_max_us}, {drift_nu, "drift_nu", 0.0, 1.0}});
+}
+
+inline void pcm_read_args(const at::Tensor& conductance_us, const at::Tensor& drift_nu, const at::Tensor& rng,
+                          double time_s, double g_max_us, double t0_s, double t_read_s) {
+  rng_state(rng, conductance_us, "conductance_us");
+  pcm_devices_args(conductance_us, drift_nu, time_s, g_max_us, t0_s, t_read_s);
 }
 
 }  // namespace checks

@@ -17,8 +17,13 @@ TORCH_LIBRARY(analogtorch, m) {
       "pcm_read(Tensor conductance_us, Tensor drift_nu, Tensor rng, float time_s, float g_max_us, "
       "float t0_s, float t_read_s, bool read_noise) -> Tensor");
   m.def(
+      "pcm_read_moments(Tensor conductance_us, Tensor drift_nu, float time_s, float g_max_us, float t0_s, "
+      "float t_read_s) -> (Tensor mean_us, Tensor variance_us2)");
+  m.def(
       "hardware_aware_read(Tensor weight_us, Tensor rng, float[] pcm_params, bool closed_loop, float time_min_s, "
-      "float time_max_s) -> (Tensor read_us, Tensor time_s)");
+      "float time_max_s) -> (Tensor mean_us, Tensor variance_us2, Tensor time_s)");
+  // An array read's outputs with the sum of their devices' read noise (variance from one more GEMM).
+  m.def("add_read_noise(Tensor y, Tensor variance, Tensor rng) -> Tensor");
   m.def(
       "pcm_pair_step_(Tensor(a!) g_plus_us, Tensor(b!) g_minus_us, Tensor(c!) weight, Tensor delta_w_us, Tensor rng, "
       "float[] pcm_params, float gain_f, float scale_us_per_unit, float amplitude, int max_pulses, float refresh_us) "

@@ -325,12 +325,21 @@ class AnalogLinear(nn.Module):
                 self._pending_examples += x.numel() // max(self.in_features, 1)
             return self._read(x, self.weight)
         # hardware_aware
-        weight = self._hardware_aware_weight() if self.training else self.weight
-        return self._read(x, weight)
+        if not self.training:
+            return self._read(x, self.weight)
+        weight, variance = self._hardware_aware_weight()
+        return self._read(x, weight, variance)
 
-    def _read(self, x: torch.Tensor, weight: torch.Tensor, output_scale: float | torch.Tensor = 1.0) -> torch.Tensor:
-        """One read of the array: DAC, matrix-vector products, ADC with output noise, then the
-        digital output scale and bias. The backward read sees the same converters when configured."""
+    def _read(
+        self,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        variance: torch.Tensor | None = None,
+        output_scale: float | torch.Tensor = 1.0,
+    ) -> torch.Tensor:
+        """One read of the array: DAC, matrix-vector products with the devices' read noise (the
+        variance of each weight's read, in network units), ADC with output noise, then the digital
+        output scale and bias. The backward read sees the same converters when configured."""
         periphery = self.config.periphery
         self._count_reads(x)
         rng = self._next_rng()
@@ -341,6 +350,11 @@ class AnalogLinear(nn.Module):
             if periphery.backward_like_forward and torch.is_grad_enabled() and x.requires_grad:
                 x = _BackwardConverter.apply(x, rng, periphery.out_bits, periphery.out_noise)
             y = F.linear(x, weight)
+            if variance is not None:
+                # Independent device noises sum per output: N(0, sum_j sigma_ij^2 x_j^2), one more GEMM.
+                with torch.no_grad():
+                    output_variance = F.linear(x.detach().square(), variance)
+                y = ops.add_read_noise(y, output_variance, rng)
             y = _converter(y, rng, periphery.out_bits, periphery.out_bound, periphery.out_noise)
         if not isinstance(output_scale, float) or output_scale != 1.0:
             y = y * output_scale
@@ -362,10 +376,11 @@ class AnalogLinear(nn.Module):
             counters["dac_conversions"] += vectors * self.out_features * dac
             counters["adc_conversions"] += vectors * self.in_features * adc
 
-    def _hardware_aware_weight(self) -> torch.Tensor:
+    def _hardware_aware_weight(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The weights as PCM would hold them at a random time of the training window (PHYSICS.md
-        section 4), with a straight-through gradient to the digital weights. Tensor operations and
-        one fused op only (no host synchronisation): torch.compile captures it whole."""
+        section 4), with a straight-through gradient to the digital weights, and the variance of
+        their read noise (None without). Tensor operations and one fused op only (no host
+        synchronisation): torch.compile captures it whole."""
         config = self.config
         pcm = config.unit_cell.pcm
         weight = self.weight
@@ -381,13 +396,14 @@ class AnalogLinear(nn.Module):
             largest = clipped.abs().amax().clamp(min=1e-12) if clipped.numel() else clipped.new_ones(())
             scale = _programmable_range_us(pcm) / largest
             window = (max(config.train_time_min_s, 1e-9), max(config.train_time_max_s, 1e-9)) if pcm.drift else (0.0, 0.0)
-            read_us, _ = ops.hardware_aware_read(clipped * scale, self._next_rng(), pcm, time_min_s=window[0],
-                                                 time_max_s=window[1])  # fmt: skip
-            read = read_us / scale
+            mean_us, variance_us2, _ = ops.hardware_aware_read(clipped * scale, self._next_rng(), pcm, time_min_s=window[0],
+                                                               time_max_s=window[1])  # fmt: skip
             # Global drift compensation: one scalar restores the mean weight magnitude.
-            read = read * (clipped.abs().mean() / read.abs().mean().clamp(min=1e-12))
+            gain = clipped.abs().mean() / (mean_us / scale).abs().mean().clamp(min=1e-12)
+            read = mean_us * (gain / scale)
+            variance = variance_us2 * (gain / scale).square() if pcm.read_noise else None
         # Clipping passes no gradient beyond the bound; the device noise passes it straight through.
-        return torch.clamp(weight, -bound, bound) + (read - clipped)
+        return torch.clamp(weight, -bound, bound) + (read - clipped), variance
 
     # ------------------------------------------------------------------------------------------
     # In-situ training: called by analogtorch.optim.AnalogSGD
@@ -491,21 +507,31 @@ class AnalogLinear(nn.Module):
             "g_minus": minus.conductance_us, "nu_minus": minus.drift_nu,
             "calibration": calibration.to(weight.device),
         }  # fmt: skip
-        self._deployed["reference"] = self._calibration_response(time_s=0.0, read_noise=False)
+        self._deployed["weight"], self._deployed["variance"] = self._deployed_moments(0.0)
+        self._deployed["reference"] = self._calibration_response(read_noise=False)
         self.set_time(0.0)
 
-    def _deployed_weight(self, time_s: float, read_noise: bool) -> torch.Tensor:
+    def _deployed_moments(self, time_s: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The programmed weights read at ``time_s``: drifted, and the variance of their read noise
+        (None without read noise)."""
         deployed = self._deployed
         pcm = deployed["pcm"]
-        kwargs = {"g_max_us": pcm.g_max_us, "t0_s": pcm.t0_s, "t_read_s": pcm.t_read_s, "read_noise": read_noise}
         time_s = time_s if pcm.drift else 0.0
-        g_plus = ops.pcm_read(deployed["g_plus"], deployed["nu_plus"], self._next_rng(), time_s, **kwargs)
-        g_minus = ops.pcm_read(deployed["g_minus"], deployed["nu_minus"], self._next_rng(), time_s, **kwargs)
-        return (g_plus - g_minus) / deployed["scale"]
+        kwargs = {"g_max_us": pcm.g_max_us, "t0_s": pcm.t0_s, "t_read_s": pcm.t_read_s}
+        mean_plus, variance_plus = ops.pcm_read_moments(deployed["g_plus"], deployed["nu_plus"], time_s, **kwargs)
+        mean_minus, variance_minus = ops.pcm_read_moments(deployed["g_minus"], deployed["nu_minus"], time_s, **kwargs)
+        scale = deployed["scale"]
+        variance = (variance_plus + variance_minus) / scale**2 if pcm.read_noise else None
+        return (mean_plus - mean_minus) / scale, variance
 
-    def _calibration_response(self, time_s: float, read_noise: bool) -> float:
-        weight = self._deployed_weight(time_s, read_noise)
-        return F.linear(self._deployed["calibration"], weight).abs().mean().item()
+    def _calibration_response(self, read_noise: bool) -> float:
+        """Mean output magnitude of the calibration inputs at the current time."""
+        deployed = self._deployed
+        calibration = deployed["calibration"]
+        y = F.linear(calibration, deployed["weight"])
+        if read_noise and deployed["variance"] is not None:
+            y = ops.add_read_noise(y, F.linear(calibration.square(), deployed["variance"]), self._next_rng())
+        return y.abs().mean().item()
 
     @torch.no_grad()
     def set_time(self, time_s: float, *, drift_compensation: bool | None = None) -> None:
@@ -520,18 +546,20 @@ class AnalogLinear(nn.Module):
             raise ValueError(f"time_s: expected a finite number >= 0, got {time_s}")
         deployed = self._deployed
         deployed["time_s"] = float(time_s)
+        deployed["weight"], deployed["variance"] = self._deployed_moments(float(time_s))
         if drift_compensation is None:
             drift_compensation = self.config.drift_compensation
         if drift_compensation:
-            current = self._calibration_response(float(time_s), read_noise=deployed["pcm"].read_noise)
+            current = self._calibration_response(read_noise=True)
             deployed["compensation"] = deployed["reference"] / max(current, 1e-30)
         else:
             deployed["compensation"] = 1.0
 
     def _deployed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        # The drifted weights and their read-noise variance are fixed at one time (set_time): a
+        # forward is two GEMMs, with fresh read noise for every input vector.
         deployed = self._deployed
-        weight = self._deployed_weight(deployed["time_s"], deployed["pcm"].read_noise)
-        return self._read(x, weight, output_scale=deployed["compensation"])
+        return self._read(x, deployed["weight"], deployed["variance"], output_scale=deployed["compensation"])
 
     def unprogram(self) -> None:
         """Leaves deployment: the layer computes with its weights again."""
@@ -594,6 +622,7 @@ class AnalogLinear(nn.Module):
             self._deployed = {name: deployed[name].to(self.weight.device) for name in self._DEPLOYED_TENSORS}
             self._deployed.update({name: float(deployed[name]) for name in self._DEPLOYED_NUMBERS})
             self._deployed["pcm"] = PCMDevice(**deployed["pcm"])
+            self._deployed["weight"], self._deployed["variance"] = self._deployed_moments(self._deployed["time_s"])
 
     def _check_extra_state(self, state: Any) -> None:
         if not isinstance(state, dict) or state.get("format") != _STATE_FORMAT:

@@ -5,6 +5,7 @@
 #include <ATen/ops/empty_like.h>
 
 #include <cmath>
+#include <limits>
 #include <tuple>
 #include <utility>
 #include <type_traits>
@@ -15,6 +16,7 @@
 #include "analogtorch/kernels/pcm_program.h"
 #include "analogtorch/kernels/hardware_aware.h"
 #include "analogtorch/kernels/pcm_read.h"
+#include "analogtorch/kernels/read_noise.h"
 
 namespace analogtorch {
 namespace impl {
@@ -81,10 +83,51 @@ at::Tensor pcm_read(const at::Tensor& conductance_us, const at::Tensor& drift_nu
   return out;
 }
 
-// Fused program + drift + read of weight pairs at a random time of [time_min_s, time_max_s]
-// (kernels/hardware_aware.h). Returns the read G+ - G- (uS) and the time drawn ([1], seconds).
+// The drifted conductance and the read-noise variance of each device at one time (no draw).
 template <typename Backend>
-std::tuple<at::Tensor, at::Tensor> hardware_aware_read(const at::Tensor& weight_us, const at::Tensor& rng,
+std::tuple<at::Tensor, at::Tensor> pcm_read_moments(const at::Tensor& conductance_us, const at::Tensor& drift_nu,
+                                                    double time_s, double g_max_us, double t0_s, double t_read_s) {
+  checks::on_device_type(conductance_us, "conductance_us", Backend::kDeviceType);
+  checks::pcm_devices_args(conductance_us, drift_nu, time_s, g_max_us, t0_s, t_read_s);
+  const typename Backend::DeviceGuard device_guard(conductance_us.device());
+  const at::Tensor conductance = conductance_us.contiguous();
+  const at::Tensor nu = drift_nu.contiguous();
+  at::Tensor mean = at::empty_like(conductance, at::MemoryFormat::Contiguous);
+  at::Tensor variance = at::empty_like(mean);
+  const kernels::PcmReadMoments kernel{
+      conductance.const_data_ptr<float>(), nu.const_data_ptr<float>(), mean.mutable_data_ptr<float>(),
+      variance.mutable_data_ptr<float>(),
+      pcm::read_time(static_cast<float>(time_s), {static_cast<float>(g_max_us), static_cast<float>(t0_s),
+                                                   static_cast<float>(t_read_s)}),
+      static_cast<float>(g_max_us)};
+  Backend::for_each(conductance.numel(), kernel);
+  return {mean, variance};
+}
+
+// y + N(0, variance), one draw per element (kernels/read_noise.h).
+template <typename Backend>
+at::Tensor add_read_noise(const at::Tensor& y, const at::Tensor& variance, const at::Tensor& rng) {
+  checks::on_device_type(y, "y", Backend::kDeviceType);
+  checks::float32(y, "y");
+  checks::float32(variance, "variance");
+  checks::same_device(variance, "variance", y, "y");
+  checks::same_shape(variance, "variance", y, "y");
+  checks::rng_state(rng, y, "y");
+  checks::finite_values({{y, "y"}, {variance, "variance", 0.0, std::numeric_limits<double>::infinity()}});
+  const typename Backend::DeviceGuard device_guard(y.device());
+  const at::Tensor mean = y.contiguous(), var = variance.contiguous(), rng_state = rng.contiguous();
+  at::Tensor out = at::empty_like(mean, at::MemoryFormat::Contiguous);
+  const kernels::AddReadNoise kernel{mean.const_data_ptr<float>(), var.const_data_ptr<float>(),
+                                     rng_state.const_data_ptr<int64_t>(), out.mutable_data_ptr<float>()};
+  Backend::for_each(mean.numel(), kernel);
+  return out;
+}
+
+// Fused program + drift + read of weight pairs at a random time of [time_min_s, time_max_s]
+// (kernels/hardware_aware.h). Returns the drifted G+ - G- (uS), the variance of its read noise
+// (uS^2) and the time drawn ([1], seconds).
+template <typename Backend>
+std::tuple<at::Tensor, at::Tensor, at::Tensor> hardware_aware_read(const at::Tensor& weight_us, const at::Tensor& rng,
                                                        c10::ArrayRef<double> pcm_params, bool closed_loop,
                                                        double time_min_s, double time_max_s) {
   checks::on_device_type(weight_us, "weight_us", Backend::kDeviceType);
@@ -104,12 +147,14 @@ std::tuple<at::Tensor, at::Tensor> hardware_aware_read(const at::Tensor& weight_
                                        static_cast<float>(time_min_s), static_cast<float>(time_max_s),
                                        programming.read};
   Backend::for_each(1, draw);
-  at::Tensor out = at::empty_like(weight, at::MemoryFormat::Contiguous);
+  at::Tensor mean = at::empty_like(weight, at::MemoryFormat::Contiguous);
+  at::Tensor variance = at::empty_like(mean);
   const kernels::HardwareAwareRead kernel{weight.const_data_ptr<float>(), rng_state.const_data_ptr<int64_t>(),
-                                          time.const_data_ptr<float>(), out.mutable_data_ptr<float>(), programming,
+                                          time.const_data_ptr<float>(),   mean.mutable_data_ptr<float>(),
+                                          variance.mutable_data_ptr<float>(), programming,
                                           closed_loop};
   Backend::for_each(weight.numel(), kernel);
-  return {out, time.narrow(0, 2, 1).clone()};
+  return {mean, variance, time.narrow(0, 2, 1).clone()};
 }
 
 // In place on the pair and the cached weight (all contiguous: they are the layer's own state).

@@ -16,7 +16,9 @@ template <typename Backend>
 void register_kernels(torch::Library& m) {
   m.impl("pcm_program", &pcm_program<Backend>);
   m.impl("pcm_read", &pcm_read<Backend>);
+  m.impl("pcm_read_moments", &pcm_read_moments<Backend>);
   m.impl("hardware_aware_read", &hardware_aware_read<Backend>);
+  m.impl("add_read_noise", &add_read_noise<Backend>);
   m.impl("pcm_pair_step_", &pcm_pair_step_<Backend>);
   m.impl("cell_variation", &cell_variation<Backend>);
   m.impl("capacitor_update", &capacitor_update<Backend>);

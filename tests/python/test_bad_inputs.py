@@ -296,6 +296,29 @@ BAD_INPUTS = [
     BadInput("values", lambda: ops.hardware_aware_read(G.clone().fill_(float("nan")), RNG), RuntimeError, "weight_us: expected finite values, found NaN or Inf"),
     BadInput("configs", lambda: ops.hardware_aware_read(G, RNG, pcm=Capacitor3T1C()), TypeError, "pcm: expected a PCMDevice, got Capacitor3T1C"),
 
+    # --- pcm_read_moments -------------------------------------------------------------------------
+    BadInput("dtypes", lambda: ops.pcm_read_moments(G.double(), NU, 1.0), RuntimeError, "conductance_us: expected a float32 tensor"),
+    BadInput("dtypes", lambda: ops.pcm_read_moments(G, NU.half(), 1.0), RuntimeError, "drift_nu: expected a float32 tensor"),
+    BadInput("dtypes", lambda: ops.pcm_read_moments(G, NU, "1"), TypeError, "time_s: expected a number, got str"),
+    BadInput("shapes", lambda: ops.pcm_read_moments(G, NU[:4], 1.0), RuntimeError, "drift_nu: expected the shape of conductance_us [8], got [4]"),
+    BadInput("devices", lambda: ops.pcm_read_moments(G, NU.to("meta"), 1.0), RuntimeError, "drift_nu: expected a tensor on the same device as conductance_us"),
+    BadInput("values", lambda: ops.pcm_read_moments(G, NU, -1.0), RuntimeError, "time_s: expected a finite number >= 0"),
+    BadInput("values", lambda: ops.pcm_read_moments(G, NU, 1.0, t_read_s=0.0), RuntimeError, "t_read_s: expected a finite number > 0"),
+    BadInput("values", lambda: ops.pcm_read_moments(G + 30.0, NU, 1.0), RuntimeError, "conductance_us: expected values in [0, 25]"),
+    BadInput("values", lambda: ops.pcm_read_moments(G, NU.clone().fill_(float("nan")), 1.0), RuntimeError, "drift_nu: expected finite values, found NaN or Inf"),
+
+    # --- add_read_noise -----------------------------------------------------------------------------
+    BadInput("dtypes", lambda: ops.add_read_noise(G.double(), NU, RNG), RuntimeError, "y: expected a float32 tensor"),
+    BadInput("dtypes", lambda: ops.add_read_noise(G, NU.half(), RNG), RuntimeError, "variance: expected a float32 tensor"),
+    BadInput("dtypes", lambda: ops.add_read_noise(G, NU, RNG.int()), RuntimeError, "rng: expected an int64 tensor"),
+    BadInput("shapes", lambda: ops.add_read_noise(G, NU[:4], RNG), RuntimeError, "variance: expected the shape of y [8], got [4]"),
+    BadInput("shapes", lambda: ops.add_read_noise(G, NU, RNG[:1]), RuntimeError, "rng: expected shape [2]"),
+    BadInput("devices", lambda: ops.add_read_noise(G, NU.to("meta"), RNG), RuntimeError, "variance: expected a tensor on the same device as y"),
+    BadInput("devices", lambda: ops.add_read_noise(G, NU, RNG.to("meta")), RuntimeError, "rng: expected a tensor on the same device as y"),
+    BadInput("values", lambda: ops.add_read_noise(G, -NU, RNG), RuntimeError, "variance: expected values in [0, inf]"),
+    BadInput("values", lambda: ops.add_read_noise(G.clone().fill_(float("inf")), NU, RNG), RuntimeError, "y: expected finite values, found NaN or Inf"),
+    BadInput("values", lambda: ops.add_read_noise(G, NU.clone().fill_(float("nan")), RNG), RuntimeError, "variance: expected finite values, found NaN or Inf"),
+
     # --- found by fuzzing: values whose arithmetic would overflow float32 ---------------------------
     BadInput("values", lambda: ops.unit_cell_weight(G.clone().fill_(3e38), G, V, VAR, 1), RuntimeError, "g_plus_us: expected values in [-1e+09, 1e+09]"),
     BadInput("values", lambda: ops.unit_cell_weight(G, G, V + 5.0, VAR, 1), RuntimeError, "v_c: expected values in [0, 1]"),

@@ -48,7 +48,9 @@ def test_pcm_ops_give_identical_bits():
         read = ops.pcm_read(closed.conductance_us, closed.drift_nu, rng, 86400.0)
         aware = ops.hardware_aware_read(target - 10.0, rng)
         aware_open = ops.hardware_aware_read(target - 10.0, rng, PCMDevice(programming="open_loop"))
-        return (*closed, *opened, read, *aware, *aware_open)
+        moments = ops.pcm_read_moments(closed.conductance_us, closed.drift_nu, 86400.0)
+        noisy = ops.add_read_noise(target, moments[1], rng)
+        return (*closed, *opened, read, *aware, *aware_open, *moments, noisy)
 
     both_devices(run)
 

@@ -199,12 +199,44 @@ def test_hardware_aware_read(data):
     result = call(lambda: ops.hardware_aware_read(weight, rng, pcm, time_min_s=low, time_max_s=high), names)
     if result is None:
         return
-    read, drawn = result
+    mean, variance, drawn = result
     assert finite_ordinary(weight) and 0 <= low <= high < math.inf
-    assert read.shape == weight.shape and torch.isfinite(read).all()
+    assert mean.shape == weight.shape and torch.isfinite(mean).all()
+    assert variance.shape == weight.shape and torch.isfinite(variance).all() and (variance >= 0).all()
     assert low * (1 - 1e-6) <= drawn.item() <= high * (1 + 1e-6)
     again = ops.hardware_aware_read(weight, rng, pcm, time_min_s=low, time_max_s=high)
-    assert torch.equal(again[0], read)
+    assert torch.equal(again[0], mean) and torch.equal(again[1], variance)
+
+
+@given(st.data())
+def test_pcm_read_moments(data):
+    shape = data.draw(shapes)
+    conductance = data.draw(tensors(shape, 0.0, 25.0))
+    nu = data.draw(tensors(shape, 0.0, 0.2))
+    time_s = data.draw(values(0.0, 1e9))
+    t0_s = data.draw(st.sampled_from([20.0, 1.0, 0.0, -1.0, math.nan]))
+    result = call(lambda: ops.pcm_read_moments(conductance, nu, time_s, t0_s=t0_s), ["conductance_us", "drift_nu", "time_s", "t0_s"])
+    if result is None:
+        return
+    assert finite_ordinary(conductance, nu) and math.isfinite(time_s) and time_s >= 0
+    mean, variance = result
+    assert mean.shape == conductance.shape and torch.isfinite(mean).all() and (mean >= 0).all()
+    assert torch.isfinite(variance).all() and (variance >= 0).all()
+
+
+@given(st.data())
+def test_add_read_noise(data):
+    shape = data.draw(shapes)
+    y = data.draw(tensors(shape))
+    variance = data.draw(tensors(shape, -1.0, 1e6))
+    rng = data.draw(rng_states())
+    result = call(lambda: ops.add_read_noise(y, variance, rng), ["y", "variance", "rng"])
+    if result is None:
+        assert not (finite_ordinary(y, variance) and ordinary_rng(rng) and bool((variance >= 0).all())), "refused ordinary input"
+        return
+    assert finite_ordinary(y, variance) and bool((variance >= 0).all())
+    assert result.shape == y.shape and torch.isfinite(result).all()
+    assert torch.equal(ops.add_read_noise(y, variance, rng), result)
 
 
 @given(st.data())

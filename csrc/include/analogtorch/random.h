@@ -28,6 +28,7 @@ enum class RandomStream : uint32_t {
   kPeriphery = 7,  // converter and output noise
   kPcmVariation = 8,  // fixed per-device PCM parameters (partial-SET step size)
   kTrainingTime = 9,  // the time after programming of a hardware-aware training read
+  kArrayReadNoise = 10,  // read noise of an array read's outputs (the sum of its devices' noise)
 };
 
 constexpr uint64_t kMaxRandomStep = (uint64_t{1} << 40) - 1;  // steps must fit 40 counter bits

@@ -38,24 +38,20 @@ struct TrainingReadTime {
 };
 
 // Per weight (in uS of G+ - G-): program the pair (devices 2i and 2i+1, as in pcm_program with
-// device_stride 2), draw both drift exponents, drift both to the read time and read them with 1/f
-// noise (when programming.read_noise). Closed loop programs the weight's side to |w| + g_reset over
-// its RESET partner; open loop programs both devices, G+ = max(w, 0) and G- = max(-w, 0).
-// Bytes per weight: 4 read, 4 written (the state of the pair never leaves registers).
+// device_stride 2), draw both drift exponents and drift both to the read time. Writes the pair's
+// drifted G+ - G- and the variance of its 1/f read noise at that time (sum over both devices; 0
+// without read noise): the read noise itself is drawn per output by add_read_noise. Closed loop
+// programs the weight's side to |w| + g_reset over its RESET partner; open loop programs both
+// devices, G+ = max(w, 0) and G- = max(-w, 0).
+// Bytes per weight: 4 read, 8 written (the state of the pair never leaves registers).
 struct HardwareAwareRead {
   const float* weight_us;
   const int64_t* rng;
   const float* time;  // TrainingReadTime's output
-  float* out_us;
+  float* mean_us;
+  float* variance_us2;
   pcm::ProgrammingParams programming;
   bool closed_loop;
-
-  ANALOGTORCH_HD float read_device(uint64_t device, const ProgrammedDevice& d, const pcm::ReadTime& r, uint64_t seed,
-                                   uint64_t step) const {
-    if (!programming.read_noise) return pcm::drifted_us(d.conductance_us, d.drift_nu, r);
-    const float z = standard_normal(seed, RandomStream::kReadNoise, device, step);
-    return pcm::read_us(d.conductance_us, d.drift_nu, r, programming.g_max_us, z);
-  }
 
   ANALOGTORCH_HD void operator()(int64_t i) const {
     uint64_t seed, step;
@@ -64,18 +60,25 @@ struct HardwareAwareRead {
     const uint64_t plus = 2 * static_cast<uint64_t>(i), minus = plus + 1;
     const float w = weight_us[i];
     const float offset = closed_loop ? programming.g_reset_us : 0.0f;
-    ProgrammedDevice devices[2];
+    float mean = 0.0f, variance = 0.0f;
     for (int side = 0; side < 2; ++side) {
       const uint64_t device = side == 0 ? plus : minus;
       const float magnitude = side == 0 ? detmath::fmax_(w, 0.0f) : detmath::fmax_(-w, 0.0f);
+      ProgrammedDevice d;
       if (closed_loop && magnitude <= 0.0f) {  // the zero side stays RESET
-        devices[side].conductance_us = programming.g_reset_us;
-        devices[side].drift_nu = drift_exponent_of_device(device, programming.g_reset_us, programming, seed, step);
+        d.conductance_us = programming.g_reset_us;
+        d.drift_nu = drift_exponent_of_device(device, programming.g_reset_us, programming, seed, step);
       } else {
-        devices[side] = program_device(device, magnitude + offset, programming, closed_loop, seed, step);
+        d = program_device(device, magnitude + offset, programming, closed_loop, seed, step);
       }
+      const float g_t = pcm::drifted_us(d.conductance_us, d.drift_nu, r);
+      const float sigma =
+          programming.read_noise ? pcm::read_noise_sigma_us(g_t, d.conductance_us, r, programming.g_max_us) : 0.0f;
+      mean += side == 0 ? g_t : -g_t;
+      variance += sigma * sigma;
     }
-    out_us[i] = read_device(plus, devices[0], r, seed, step) - read_device(minus, devices[1], r, seed, step);
+    mean_us[i] = mean;
+    variance_us2[i] = variance;
   }
 };
 

@@ -31,5 +31,26 @@ struct PcmRead {
   }
 };
 
+// The two moments of a device's read at one time: the drifted conductance and the variance of its
+// 1/f read noise. An array read sums independent device noises, so an output's noise follows
+// from these by one more matrix product (add_read_noise). The floor at 0 uS of a single read is
+// left out: it moves a reset device's mean by about 0.01 uS.
+// Bytes moved per element: 4 (G_p) + 4 (nu) read, 4 (mean) + 4 (variance) written = 16.
+struct PcmReadMoments {
+  const float* conductance_us;  // [n] programmed conductance G_p
+  const float* drift_nu;        // [n] drift exponent per device
+  float* mean_us;               // [n] G(t)
+  float* variance_us2;          // [n] sigma_read(t)^2
+  pcm::ReadTime time;
+  float g_max_us;
+
+  ANALOGTORCH_HD void operator()(int64_t i) const {
+    const float g_t = pcm::drifted_us(conductance_us[i], drift_nu[i], time);
+    const float sigma = pcm::read_noise_sigma_us(g_t, conductance_us[i], time, g_max_us);
+    mean_us[i] = g_t;
+    variance_us2[i] = sigma * sigma;
+  }
+};
+
 }  // namespace kernels
 }  // namespace analogtorch
