@@ -44,40 +44,63 @@ struct TrainingReadTime {
 // programs the weight's side to |w| + g_reset over its RESET partner; open loop programs both
 // devices, G+ = max(w, 0) and G- = max(-w, 0).
 // Bytes per weight: 4 read, 8 written (the state of the pair never leaves registers).
+// Where HardwareAwareRead finds the read time. On a GPU, TrainingReadTime's output in device memory
+// (no host synchronisation); on the CPU, a value, which lets the element loop vectorise.
+struct ReadTimeInMemory {
+  const float* time;
+  ANALOGTORCH_HD pcm::ReadTime get() const { return {time[0], time[1]}; }
+};
+
+struct ReadTimeValue {
+  pcm::ReadTime time;
+  ANALOGTORCH_HD pcm::ReadTime get() const { return time; }
+};
+
+template <bool kClosedLoop, typename ReadTimeSource>
 struct HardwareAwareRead {
   const float* weight_us;
   const int64_t* rng;
-  const float* time;  // TrainingReadTime's output
+  ReadTimeSource read_time;
   float* mean_us;
   float* variance_us2;
   pcm::ProgrammingParams programming;
-  bool closed_loop;
+  float read_noise_weight;  // 1 with read noise (programming.read_noise), 0 without
+
+  // One device of the pair, programmed to `magnitude`: its drifted conductance, and its read-noise
+  // variance added to `variance`.
+  ANALOGTORCH_HD float drifted_device(uint64_t device, float magnitude, const pcm::ReadTime& r, uint64_t seed,
+                                      uint64_t step, float& variance) const {
+    float g_p, nu;
+    if constexpr (kClosedLoop) {
+      if (magnitude <= 0.0f) {  // the zero side stays RESET
+        g_p = programming.g_reset_us;
+        nu = drift_exponent_of_device(device, g_p, programming, seed, step);
+      } else {
+        const ProgrammedDevice d = program_device(device, magnitude + programming.g_reset_us, programming, true, seed, step);
+        g_p = d.conductance_us;
+        nu = d.drift_nu;
+      }
+    } else {  // straight-line, so that the CPU loop vectorises
+      g_p = program_open_loop_device(device, magnitude, programming, seed, step);
+      nu = drift_exponent_of_device(device, g_p, programming, seed, step);
+    }
+    const float g_t = pcm::drifted_us(g_p, nu, r);
+    // Computed either way and weighted: a condition would keep the loop from vectorising.
+    const float sigma = pcm::read_noise_sigma_us(g_t, g_p, r, programming.g_max_us);
+    variance += read_noise_weight * (sigma * sigma);
+    return g_t;
+  }
 
   ANALOGTORCH_HD void operator()(int64_t i) const {
     uint64_t seed, step;
     decode_rng_state(rng, seed, step);
-    const pcm::ReadTime r{time[0], time[1]};
+    const pcm::ReadTime r = read_time.get();
     const uint64_t plus = 2 * static_cast<uint64_t>(i), minus = plus + 1;
     const float w = weight_us[i];
-    const float offset = closed_loop ? programming.g_reset_us : 0.0f;
-    float mean = 0.0f, variance = 0.0f;
-    for (int side = 0; side < 2; ++side) {
-      const uint64_t device = side == 0 ? plus : minus;
-      const float magnitude = side == 0 ? detmath::fmax_(w, 0.0f) : detmath::fmax_(-w, 0.0f);
-      ProgrammedDevice d;
-      if (closed_loop && magnitude <= 0.0f) {  // the zero side stays RESET
-        d.conductance_us = programming.g_reset_us;
-        d.drift_nu = drift_exponent_of_device(device, programming.g_reset_us, programming, seed, step);
-      } else {
-        d = program_device(device, magnitude + offset, programming, closed_loop, seed, step);
-      }
-      const float g_t = pcm::drifted_us(d.conductance_us, d.drift_nu, r);
-      const float sigma =
-          programming.read_noise ? pcm::read_noise_sigma_us(g_t, d.conductance_us, r, programming.g_max_us) : 0.0f;
-      mean += side == 0 ? g_t : -g_t;
-      variance += sigma * sigma;
-    }
-    mean_us[i] = mean;
+    float variance = 0.0f;
+    const float g_plus = drifted_device(plus, detmath::fmax_(w, 0.0f), r, seed, step, variance);
+    const float g_minus = drifted_device(minus, detmath::fmax_(-w, 0.0f), r, seed, step, variance);
+    mean_us[i] = g_plus - g_minus;
     variance_us2[i] = variance;
   }
 };
