@@ -75,6 +75,44 @@ def _programmable_range_us(pcm: PCMDevice) -> float:
     return pcm.target_clip_us if pcm.programming == "closed_loop" else pcm.g_max_us
 
 
+def _read_noise_growth(time_s: float, pcm: PCMDevice) -> float:
+    """sqrt(ln((t + t_r) / (2 t_r))), 0 before t_r: how the 1/f read noise of a device grows with the
+    time since its programming (pcm::read_time in pcm.h, evaluated once per read on the host)."""
+    return math.sqrt(max(math.log((time_s + pcm.t_read_s) / (2.0 * pcm.t_read_s)), 0.0))
+
+
+# In-situ training computes the devices' read-noise variance at this time after programming and
+# scales it to the time since the last transfer (the noise grows as _read_noise_growth).
+_VARIANCE_REFERENCE_S = 1.0
+
+
+class _ReadWithTransposedNoise(torch.autograd.Function):
+    """``y = x W^T`` whose backward is the array's transposed read (in-situ training): the gradient of
+    the input carries the devices' read noise, N(0, sum_i sigma_ij^2 grad_y_i^2) for input j. The
+    gradient of the weight is exact: the hardware applies it as pulses, it does not read it."""
+
+    @staticmethod
+    def forward(ctx, x, weight, variance, rng):
+        ctx.save_for_backward(x, weight, variance, rng)
+        return F.linear(x, weight)
+
+    @staticmethod
+    def backward(ctx, grad_y):
+        x, weight, variance, rng = ctx.saved_tensors
+        grad_x = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_x = grad_y.matmul(weight)
+            # A fresh draw for the backward read: the step's top bit separates it from forward draws.
+            backward_rng = rng.clone()
+            backward_rng[1] += 1 << 39
+            with torch.no_grad():
+                noise_variance = grad_y.square().matmul(variance)
+            grad_x = ops.add_read_noise(grad_x.contiguous(), noise_variance.contiguous(), backward_rng)
+        if ctx.needs_input_grad[1]:
+            grad_weight = grad_y.reshape(-1, grad_y.shape[-1]).t().matmul(x.reshape(-1, x.shape[-1]))
+        return grad_x, grad_weight, None, None
+
+
 def _converter(x: torch.Tensor, rng: torch.Tensor, bits: int, bound: float, noise: float) -> torch.Tensor:
     """A DAC or ADC read (clip, noise, rounding) with a straight-through gradient; off when bits = 0
     and noise = 0."""
@@ -178,6 +216,9 @@ class AnalogLinear(nn.Module):
                           "adc_conversions": 0, "updates": 0, "pulses": 0, "transfers": 0, "refreshes": 0,
                           "programming_pulses": 0, "programming_iterations": 0, "simulated_seconds": 0.0}  # fmt: skip
         self._weight_version = -1
+        # In-situ modes: the PCM read-noise variance per weight at _VARIANCE_REFERENCE_S, recomputed
+        # after anything that changes the devices (None: due).
+        self._pcm_read_variance: torch.Tensor | None = None
         # Deployment state (program / set_time): None until programmed.
         self._deployed: dict[str, Any] | None = None
         self._register_device_weight()
@@ -190,11 +231,13 @@ class AnalogLinear(nn.Module):
     def __setstate__(self, state: dict) -> None:  # copy.deepcopy and unpickling
         super().__setstate__(state)
         self._register_device_weight()
+        self._pcm_read_variance = None
 
     def _apply(self, fn, recurse=True):
         # .to() / .cuda() also move the deployment state, which is not a buffer.
         super()._apply(fn, recurse)
         self._register_device_weight()
+        self._pcm_read_variance = None
         if self._deployed is not None:
             for key, value in self._deployed.items():
                 if isinstance(value, torch.Tensor):
@@ -275,6 +318,7 @@ class AnalogLinear(nn.Module):
         self._polarity = 1
         self._examples_since_transfer = 0
         self._time_since_programming_s = 0.0
+        self._pcm_read_variance = None
         self._refresh_weight()
 
     def _device_weight(self) -> torch.Tensor:
@@ -323,7 +367,7 @@ class AnalogLinear(nn.Module):
             self._check_weight_untouched()
             if self.training and torch.is_grad_enabled():  # examples that will reach an optimizer step
                 self._pending_examples += x.numel() // max(self.in_features, 1)
-            return self._read(x, self.weight)
+            return self._read(x, self.weight, self._in_situ_read_variance())
         # hardware_aware
         if not self.training:
             return self._read(x, self.weight)
@@ -349,7 +393,11 @@ class AnalogLinear(nn.Module):
             x = _converter(x, rng, periphery.in_bits, periphery.in_bound, 0.0)
             if periphery.backward_like_forward and torch.is_grad_enabled() and x.requires_grad:
                 x = _BackwardConverter.apply(x, rng, periphery.out_bits, periphery.out_noise)
-            y = F.linear(x, weight)
+            transposed_read = self.config.mode in DEVICE_MODES and torch.is_grad_enabled()
+            if variance is not None and transposed_read:
+                y = _ReadWithTransposedNoise.apply(x, weight, variance, rng)
+            else:
+                y = F.linear(x, weight)
             if variance is not None:
                 # Independent device noises sum per output: N(0, sum_j sigma_ij^2 x_j^2), one more GEMM.
                 with torch.no_grad():
@@ -359,6 +407,26 @@ class AnalogLinear(nn.Module):
         if not isinstance(output_scale, float) or output_scale != 1.0:
             y = y * output_scale
         return y if self.bias is None else y + self.bias
+
+    def _in_situ_read_variance(self) -> torch.Tensor | None:
+        """The variance of each weight's PCM read during in-situ training (network units^2), at the
+        time since the devices were last programmed; None without read noise. Within a transfer
+        interval (milliseconds) the devices do not drift (t0 = 20 s). The 3T1C capacitor's read is
+        taken as noiseless: no public figure."""
+        pcm = self.config.unit_cell.pcm
+        if not pcm.read_noise:
+            return None
+        base = None if torch.compiler.is_compiling() else self._pcm_read_variance
+        if base is None:
+            kwargs = {"g_max_us": pcm.g_max_us, "t0_s": pcm.t0_s, "t_read_s": pcm.t_read_s}
+            no_drift = torch.zeros_like(self.g_plus_us)
+            _, plus = ops.pcm_read_moments(self.g_plus_us, no_drift, _VARIANCE_REFERENCE_S, **kwargs)
+            _, minus = ops.pcm_read_moments(self.g_minus_us, no_drift, _VARIANCE_REFERENCE_S, **kwargs)
+            base = (plus + minus) * (self.config.unit_cell.gain_f / self._scale_us_per_unit) ** 2
+            if not torch.compiler.is_compiling():
+                self._pcm_read_variance = base
+        growth = _read_noise_growth(self._time_since_programming_s, pcm) / _read_noise_growth(_VARIANCE_REFERENCE_S, pcm)
+        return base * growth**2
 
     def _count_reads(self, x: torch.Tensor) -> None:
         """Counts the array reads of one forward: each input vector is one read (one DAC conversion
@@ -447,6 +515,9 @@ class AnalogLinear(nn.Module):
                 refresh_us=self.config.pcm_refresh_fraction * cell.pcm.g_max_us, pcm=cell.pcm,
             )  # fmt: skip
             self._weight_version = self.weight._version
+            self._pcm_read_variance = None
+            # The pairs are pulsed, not reprogrammed: their read noise keeps growing with training time.
+            self._time_since_programming_s += elapsed_s
             counters["pulses"] += int(pulses.abs().sum(dtype=torch.int64))
             counters["refreshes"] += int(refreshed.sum(dtype=torch.int64))
             return
@@ -480,6 +551,7 @@ class AnalogLinear(nn.Module):
         self._polarity = next_polarity
         self._examples_since_transfer -= cell.transfer_every  # keep the schedule: every transfer_every examples
         self._time_since_programming_s = 0.0
+        self._pcm_read_variance = None
         self._counters["transfers"] += 1
         self._counters["programming_pulses"] += int(result.pulses.sum(dtype=torch.int64))
         self._counters["programming_iterations"] += int(result.iterations.sum(dtype=torch.int64))
@@ -614,6 +686,7 @@ class AnalogLinear(nn.Module):
         self._pending_examples = int(state["pending_examples"])
         self._examples_since_transfer = int(state["examples_since_transfer"])
         self._time_since_programming_s = float(state["time_since_programming_s"])
+        self._pcm_read_variance = None
         self._counters = dict(state["counters"])
         deployed = state["deployed"]
         if deployed is None:
@@ -735,5 +808,6 @@ class AnalogLinear(nn.Module):
             self._check_extra_state(extra)
         self._check_incoming_tensors(state_dict, prefix, extra)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+        self._pcm_read_variance = None  # the devices may have changed
         if self.config.mode in DEVICE_MODES:
             self._weight_version = self.weight._version

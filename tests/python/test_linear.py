@@ -275,6 +275,54 @@ def test_hardware_aware_training_forward_compiles_without_graph_breaks():
     assert not torch.equal(compiled(x), y)  # fresh device noise on every training forward
 
 
+@pytest.mark.parametrize("preset", [presets.ambrogio2018, presets.pcm_only])
+def test_in_situ_reads_carry_pcm_read_noise_forward_and_backward(preset):
+    # After 4,000 examples of training (4 ms after the transfer at 1 us per example), the forward
+    # read of one input, repeated 4,000 times, spreads as reading every device with its own 1/f
+    # noise would (pcm_read, per read): per-output variance within 12% (standard error 2.2%). The
+    # transposed read of the backward spreads the input gradient by sum_i sigma_ij^2 grad_y_i^2;
+    # the weight gradient is exact.
+    ideal_periphery = analogtorch.Periphery(in_bits=0, out_bits=0, out_noise=0.0, backward_like_forward=False)
+    config = dataclasses.replace(preset(), periphery=ideal_periphery)
+    torch.manual_seed(0)
+    layer = AnalogLinear(24, 5, bias=False, config=config)
+    optimizer = AnalogSGD(layer.parameters(), lr=0.05)
+    for _ in range(8):  # 8 x 500 examples
+        optimizer.zero_grad()
+        layer(torch.rand(500, 24)).sum().backward()
+        optimizer.step()
+    pcm, t = config.unit_cell.pcm, layer._time_since_programming_s
+    assert abs(t - 4000 * config.unit_cell.capacitor.seconds_per_example_s) < 1e-12
+    x = torch.rand(1, 24)
+    with torch.no_grad():
+        forward = layer(x.expand(4000, 24))
+        # The same reads device by device: the weight with each PCM's deviation from its read.
+        read = {"g_max_us": pcm.g_max_us, "t0_s": pcm.t0_s, "t_read_s": pcm.t_read_s}
+        no_drift = torch.zeros_like(layer.g_plus_us)
+        gain = config.unit_cell.gain_f / layer._scale_us_per_unit
+        per_device = torch.cat([
+            F.linear(x, layer.weight + gain * (
+                ops.pcm_read(layer.g_plus_us, no_drift, make_rng_state(70, step), t, **read) - layer.g_plus_us
+                - ops.pcm_read(layer.g_minus_us, no_drift, make_rng_state(71, step), t, **read) + layer.g_minus_us))
+            for step in range(4000)
+        ])  # fmt: skip
+    ratio = forward.var(dim=0) / per_device.var(dim=0)
+    assert ((ratio - 1).abs() < 0.12).all(), ratio
+    # Backward: grad_y = 1, so the input gradient's noise variance is sum_i sigma_ij^2.
+    variance = layer._in_situ_read_variance()
+    x_grads, weight_grads = [], []
+    for _ in range(2000):
+        x_leaf = x.clone().requires_grad_()
+        layer.weight.grad = None
+        layer(x_leaf).sum().backward()
+        x_grads.append(x_leaf.grad[0])
+        weight_grads.append(layer.weight.grad.clone())
+    x_grads = torch.stack(x_grads)
+    assert ((x_grads.mean(0) - layer.weight.sum(0)).abs() < 5 * variance.sum(0).sqrt() / math.sqrt(2000)).all()
+    assert ((x_grads.var(0) / variance.sum(0) - 1).abs() < 0.15).all()
+    assert all(torch.equal(g, weight_grads[0]) for g in weight_grads)
+
+
 def test_pcm_only_trains_through_its_pairs():
     model = mlp(presets.pcm_only())
     losses = train(model, 400)
