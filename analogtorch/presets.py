@@ -46,6 +46,12 @@ class AnalogConfig:
     train_time_max_s: float = 86400.0
     """Hardware-aware training: longest time after programming sampled for a forward pass (s)."""
 
+    device_noise_every: int = 1  # 1: a fresh device every forward, as Joshi et al. 2020
+    """Hardware-aware training: forwards per fresh draw of the device noise (programming noise, drift
+    exponents, read time). In between, the last draw's deviation from the weights it was drawn for is
+    added to the current weights: training meets fewer device instances, each forward costs a GEMM
+    plus the read-noise GEMM instead of a draw per weight. Read and output noise stay fresh."""
+
     weight_clip_sigmas: float = 3.0  # PHYSICS.md section 4: "weights clipped to a few standard deviations"
     """Hardware-aware training: weights are clipped to this many standard deviations of the layer's weights."""
 
@@ -72,6 +78,7 @@ class AnalogConfig:
         low = _in_range(self, "train_time_min_s", 0.0)
         high = _in_range(self, "train_time_max_s", 0.0)
         _require(low <= high, "train_time_max_s", f"expected >= train_time_min_s ({low!r}), got {high!r}")
+        _int_in_range(self, "device_noise_every", 1, 2**31 - 1)
         _in_range(self, "weight_clip_sigmas", 0.0, low_open=True)
         _in_range(self, "pcm_update_amplitude", 0.0, 1.0, low_open=True)
         _int_in_range(self, "pcm_update_max_pulses", 1, 127)

@@ -219,6 +219,9 @@ class AnalogLinear(nn.Module):
         # In-situ modes: the PCM read-noise variance per weight at _VARIANCE_REFERENCE_S, recomputed
         # after anything that changes the devices (None: due).
         self._pcm_read_variance: torch.Tensor | None = None
+        # Hardware-aware training with device_noise_every > 1: the last draw (deviation from the
+        # clipped weights, read-noise variance, clip bound) and the forwards that used it.
+        self._device_noise: dict[str, Any] | None = None
         # Deployment state (program / set_time): None until programmed.
         self._deployed: dict[str, Any] | None = None
         self._register_device_weight()
@@ -231,13 +234,14 @@ class AnalogLinear(nn.Module):
     def __setstate__(self, state: dict) -> None:  # copy.deepcopy and unpickling
         super().__setstate__(state)
         self._register_device_weight()
-        self._pcm_read_variance = None
+        self._pcm_read_variance = self._device_noise = None
 
     def _apply(self, fn, recurse=True):
         # .to() / .cuda() also move the deployment state, which is not a buffer.
         super()._apply(fn, recurse)
         self._register_device_weight()
         self._pcm_read_variance = None
+        self._device_noise = None
         if self._deployed is not None:
             for key, value in self._deployed.items():
                 if isinstance(value, torch.Tensor):
@@ -250,6 +254,7 @@ class AnalogLinear(nn.Module):
 
     def reset_parameters(self) -> None:
         """``nn.Linear``'s initialisation; device-held layers then program it into their devices."""
+        self._device_noise = None
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
             fan_in = self.in_features
@@ -447,31 +452,47 @@ class AnalogLinear(nn.Module):
     def _hardware_aware_weight(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The weights as PCM would hold them at a random time of the training window (PHYSICS.md
         section 4), with a straight-through gradient to the digital weights, and the variance of
-        their read noise (None without). Tensor operations and one fused op only (no host
-        synchronisation): torch.compile captures it whole."""
+        their read noise (None without). A fresh device every ``device_noise_every`` forwards; in
+        between, the last device's deviation is added to the current weights. Tensor operations and
+        one fused op only (no host synchronisation): torch.compile captures it whole (it draws a
+        fresh device every forward)."""
+        config = self.config
+        weight = self.weight
+        reuse = config.device_noise_every > 1 and not torch.compiler.is_compiling()
+        noise = self._device_noise if reuse else None
+        if noise is None or noise["forwards"] >= config.device_noise_every:
+            noise = self._draw_device_noise()
+            if reuse:
+                self._device_noise = noise
+        noise["forwards"] += 1
+        bound = noise["bound"]
+        # Clipping passes no gradient beyond the bound; the device noise passes it straight through.
+        return torch.clamp(weight, -bound, bound) + noise["deviation"], noise["variance"]
+
+    @torch.no_grad()
+    def _draw_device_noise(self) -> dict[str, Any]:
+        """Programs the clipped weights into fresh PCM pairs and reads them at a random time of the
+        training window: their deviation from the clipped weights, the variance of their read noise
+        (network units), and the clip bound."""
         config = self.config
         pcm = config.unit_cell.pcm
-        weight = self.weight
-        with torch.no_grad():
-            detached = weight.detach().float()
-            if weight.numel() > 1:
-                bound = config.weight_clip_sigmas * detached.std()
-            else:
-                bound = detached.new_full((), math.inf)
-            clipped = torch.clamp(detached, -bound, bound)
-            # uS per network unit: the largest weight uses the programmable range (PHYSICS.md section 2);
-            # as _inference_scale, in tensors (no host synchronisation).
-            largest = clipped.abs().amax().clamp(min=1e-12) if clipped.numel() else clipped.new_ones(())
-            scale = _programmable_range_us(pcm) / largest
-            window = (max(config.train_time_min_s, 1e-9), max(config.train_time_max_s, 1e-9)) if pcm.drift else (0.0, 0.0)
-            mean_us, variance_us2, _ = ops.hardware_aware_read(clipped * scale, self._next_rng(), pcm, time_min_s=window[0],
-                                                               time_max_s=window[1])  # fmt: skip
-            # Global drift compensation: one scalar restores the mean weight magnitude.
-            gain = clipped.abs().mean() / (mean_us / scale).abs().mean().clamp(min=1e-12)
-            read = mean_us * (gain / scale)
-            variance = variance_us2 * (gain / scale).square() if pcm.read_noise else None
-        # Clipping passes no gradient beyond the bound; the device noise passes it straight through.
-        return torch.clamp(weight, -bound, bound) + (read - clipped), variance
+        detached = self.weight.detach().float()
+        if detached.numel() > 1:
+            bound = config.weight_clip_sigmas * detached.std()
+        else:
+            bound = detached.new_full((), math.inf)
+        clipped = torch.clamp(detached, -bound, bound)
+        # uS per network unit: the largest weight uses the programmable range (PHYSICS.md section 2);
+        # as _inference_scale, in tensors (no host synchronisation).
+        largest = clipped.abs().amax().clamp(min=1e-12) if clipped.numel() else clipped.new_ones(())
+        scale = _programmable_range_us(pcm) / largest
+        window = (max(config.train_time_min_s, 1e-9), max(config.train_time_max_s, 1e-9)) if pcm.drift else (0.0, 0.0)
+        mean_us, variance_us2, _ = ops.hardware_aware_read(clipped * scale, self._next_rng(), pcm, time_min_s=window[0],
+                                                           time_max_s=window[1])  # fmt: skip
+        # Global drift compensation: one scalar restores the mean weight magnitude.
+        gain = clipped.abs().mean() / (mean_us / scale).abs().mean().clamp(min=1e-12)
+        variance = variance_us2 * (gain / scale).square() if pcm.read_noise else None
+        return {"deviation": mean_us * (gain / scale) - clipped, "variance": variance, "bound": bound, "forwards": 0}
 
     # ------------------------------------------------------------------------------------------
     # In-situ training: called by analogtorch.optim.AnalogSGD
@@ -665,6 +686,7 @@ class AnalogLinear(nn.Module):
             "time_since_programming_s": self._time_since_programming_s,
             "counters": dict(self._counters),
             "deployed": self._deployment_state(),
+            "device_noise": None if self._device_noise is None else dict(self._device_noise),
         }
 
     _DEPLOYED_TENSORS = ("g_plus", "nu_plus", "g_minus", "nu_minus", "calibration")
@@ -687,6 +709,10 @@ class AnalogLinear(nn.Module):
         self._examples_since_transfer = int(state["examples_since_transfer"])
         self._time_since_programming_s = float(state["time_since_programming_s"])
         self._pcm_read_variance = None
+        noise = state.get("device_noise")
+        self._device_noise = None if noise is None else {
+            name: value.to(self.weight.device) if isinstance(value, torch.Tensor) else value for name, value in noise.items()
+        }  # fmt: skip
         self._counters = dict(state["counters"])
         deployed = state["deployed"]
         if deployed is None:
@@ -731,8 +757,31 @@ class AnalogLinear(nn.Module):
         elif any(not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 for v in counters.values()):
             problems.append(f"counters {counters!r:.200} (expected finite numbers >= 0)")
         problems += self._deployment_problems(state.get("deployed", "missing"))
+        problems += self._device_noise_problems(state.get("device_noise"))
         if problems:
             raise ValueError("state_dict: corrupted AnalogLinear state: " + "; ".join(problems))
+
+    def _device_noise_problems(self, noise: Any) -> list[str]:
+        """What is wrong with a saved hardware-aware device draw (None: none saved)."""
+        if noise is None:
+            return []
+        shape = (self.out_features, self.in_features)
+        if not isinstance(noise, dict) or noise.keys() != {"deviation", "variance", "bound", "forwards"}:
+            return [f"device_noise {noise!r:.200} (expected deviation, variance, bound, forwards)"]
+        problems = []
+        for name, value, low in (("deviation", noise["deviation"], -math.inf), ("variance", noise["variance"], 0.0)):
+            if name == "variance" and value is None:
+                continue
+            if not isinstance(value, torch.Tensor) or value.dtype != torch.float32 or tuple(value.shape) != shape:
+                problems.append(f"device_noise.{name} (expected a float32 tensor of shape {list(shape)})")
+            elif value.numel() and not (torch.isfinite(value).all() and value.min() >= low):
+                problems.append(f"device_noise.{name} (expected finite values >= {low})")
+        bound = noise["bound"]
+        if not isinstance(bound, torch.Tensor) or bound.dtype != torch.float32 or bound.dim() != 0 or bound.isnan() or bound < 0:
+            problems.append("device_noise.bound (expected a float32 scalar tensor >= 0)")
+        if isinstance(noise["forwards"], bool) or not isinstance(noise["forwards"], int) or noise["forwards"] < 0:
+            problems.append(f"device_noise.forwards {noise['forwards']!r} (expected an int >= 0)")
+        return problems
 
     def _deployment_problems(self, deployed: Any) -> list[str]:
         if deployed is None:
@@ -808,6 +857,6 @@ class AnalogLinear(nn.Module):
             self._check_extra_state(extra)
         self._check_incoming_tensors(state_dict, prefix, extra)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
-        self._pcm_read_variance = None  # the devices may have changed
+        self._pcm_read_variance = None  # the devices may have changed (the device draw comes with the extra state)
         if self.config.mode in DEVICE_MODES:
             self._weight_version = self.weight._version

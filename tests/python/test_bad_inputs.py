@@ -738,7 +738,7 @@ BAD_INPUTS = [
     BadInput("values", lambda: load_changed("_extra_state", with_extra(pending_examples=-4)), ValueError, "state_dict: corrupted AnalogLinear state: pending_examples -4 (expected an int >= 0)"),
     BadInput("values", lambda: load_changed("_extra_state", with_extra(time_since_programming_s=float("inf"))), ValueError, "state_dict: corrupted AnalogLinear state: time_since_programming_s inf (expected a finite float >= 0)"),
     BadInput("values", lambda: load_changed("_extra_state", with_extra(counters={"pulses": 1})), ValueError, "state_dict: corrupted AnalogLinear state: counters {'pulses': 1} (expected the keys"),
-    BadInput("configs", lambda: load_changed("_extra_state", with_extra(config={"mode": "in_situ"})), ValueError, "state_dict: expected an AnalogLinear config with the fields ['drift_compensation', 'mode',"),
+    BadInput("configs", lambda: load_changed("_extra_state", with_extra(config={"mode": "in_situ"})), ValueError, "state_dict: expected an AnalogLinear config with the fields ['device_noise_every', 'drift_compensation',"),
     BadInput("dtypes", lambda: load_changed("v_c", lambda t: t.double()), ValueError, "state_dict: v_c: expected a torch.float32 tensor of shape [2, 4], got torch.float64 [2, 4]"),
     BadInput("dtypes", lambda: load_changed("rng_state", lambda t: t.int()), ValueError, "state_dict: rng_state: expected a torch.int64 tensor of shape [2], got torch.int32 [2]"),
     BadInput("dtypes", lambda: load_changed("rng_state", lambda t: t.tolist()), ValueError, "state_dict: rng_state: expected a torch.int64 tensor of shape [2], got list"),

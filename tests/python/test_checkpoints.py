@@ -54,8 +54,13 @@ def assert_unchanged(model, before):
             assert value == before[key], key
 
 
-CONFIGS = [presets.ambrogio2018(transfer_every=48), presets.pcm_only(), presets.hardware_aware()]
-IDS = ["ambrogio2018", "pcm_only", "hardware_aware"]
+CONFIGS = [
+    presets.ambrogio2018(transfer_every=48),
+    presets.pcm_only(),
+    presets.hardware_aware(),
+    presets.replace(presets.hardware_aware(), device_noise_every=3),  # saved mid-way through a draw's forwards
+]
+IDS = ["ambrogio2018", "pcm_only", "hardware_aware", "hardware_aware_every_3"]
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=IDS)
@@ -216,6 +221,19 @@ def corrupt_extra(field, value):
         (corrupt_extra("pending_examples", -4), "pending_examples -4"),
         (corrupt_extra("time_since_programming_s", float("inf")), "time_since_programming_s inf"),
         (corrupt_extra("counters", {"pulses": 1}), "counters {'pulses': 1}"),
+        (corrupt_extra("device_noise", {"deviation": torch.zeros(3)}), "(expected deviation, variance, bound, forwards)"),
+        (
+            corrupt_extra("device_noise", {"deviation": torch.zeros(2, 2), "variance": None, "bound": torch.tensor(1.0), "forwards": 0}),
+            "device_noise.deviation (expected a float32 tensor of shape [10, 12])",
+        ),
+        (
+            corrupt_extra("device_noise", {"deviation": torch.zeros(10, 12), "variance": -torch.ones(10, 12), "bound": torch.tensor(1.0), "forwards": 0}),
+            "device_noise.variance (expected finite values >= 0.0)",
+        ),
+        (
+            corrupt_extra("device_noise", {"deviation": torch.zeros(10, 12), "variance": None, "bound": torch.tensor(1.0), "forwards": -1}),
+            "device_noise.forwards -1 (expected an int >= 0)",
+        ),
     ],
 )
 def test_a_corrupted_state_dict_is_refused_and_changes_nothing(change, message):

@@ -323,6 +323,31 @@ def test_in_situ_reads_carry_pcm_read_noise_forward_and_backward(preset):
     assert all(torch.equal(g, weight_grads[0]) for g in weight_grads)
 
 
+def test_hardware_aware_draws_a_fresh_device_every_n_forwards():
+    # Without read, output and converter noise, forwards between draws see one device: the current
+    # clipped weights plus the last draw's deviation, which follows the weights through a step.
+    quiet_pcm = analogtorch.PCMDevice(programming="open_loop", read_noise=False)
+    config = dataclasses.replace(
+        presets.hardware_aware(), device_noise_every=3, unit_cell=analogtorch.UnitCell(pcm=quiet_pcm),
+        periphery=analogtorch.Periphery(in_bits=0, out_bits=0, out_noise=0.0, backward_like_forward=False),
+    )  # fmt: skip
+    torch.manual_seed(0)
+    layer = AnalogLinear(16, 4, bias=False, config=config)
+    x = torch.rand(2, 16)
+    outputs = [layer(x) for _ in range(4)]
+    assert torch.equal(outputs[0], outputs[1]) and torch.equal(outputs[1], outputs[2])
+    assert not torch.equal(outputs[2], outputs[3])  # the fourth forward draws a fresh device
+    deviation = layer._device_noise["deviation"]
+    assert deviation.abs().max() > 0
+    optimizer = AnalogSGD(layer.parameters(), lr=0.1)
+    layer(x).sum().backward()  # second forward of the fourth draw
+    optimizer.step()
+    bound = layer._device_noise["bound"]
+    torch.testing.assert_close(layer(x), F.linear(x, layer.weight.clamp(-bound, bound) + deviation), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="device_noise_every: expected an int in"):
+        presets.replace(presets.hardware_aware(), device_noise_every=0)
+
+
 def test_pcm_only_trains_through_its_pairs():
     model = mlp(presets.pcm_only())
     losses = train(model, 400)
