@@ -59,6 +59,27 @@ Tensor pcm_read(const Tensor& conductance_us, const Tensor& drift_nu, const Tens
   return op.call(conductance_us, drift_nu, rng, time_s, g_max_us, t0_s, t_read_s, read_noise);
 }
 
+std::tuple<Tensor, Tensor> pcm_read_moments(const Tensor& conductance_us, const Tensor& drift_nu, double time_s,
+                                            double g_max_us, double t0_s, double t_read_s) {
+  static const auto op = find_op<std::tuple<Tensor, Tensor>(const Tensor&, const Tensor&, double, double, double,
+                                                            double)>("analogtorch::pcm_read_moments");
+  return op.call(conductance_us, drift_nu, time_s, g_max_us, t0_s, t_read_s);
+}
+
+std::tuple<Tensor, Tensor, Tensor> hardware_aware_read(const Tensor& weight_us, const Tensor& rng,
+                                                       const PcmParams& params, bool closed_loop, double time_min_s,
+                                                       double time_max_s) {
+  static const auto op = find_op<std::tuple<Tensor, Tensor, Tensor>(const Tensor&, const Tensor&, ParamList, bool,
+                                                                    double, double)>(
+      "analogtorch::hardware_aware_read");
+  return op.call(weight_us, rng, params.list(), closed_loop, time_min_s, time_max_s);
+}
+
+Tensor add_read_noise(const Tensor& y, const Tensor& variance, const Tensor& rng) {
+  static const auto op = find_op<Tensor(const Tensor&, const Tensor&, const Tensor&)>("analogtorch::add_read_noise");
+  return op.call(y, variance, rng);
+}
+
 Tensor cell_variation(const Tensor& rng, at::IntArrayRef shape) {
   static const auto op = find_op<Tensor(const Tensor&, at::IntArrayRef)>("analogtorch::cell_variation");
   return op.call(rng, shape);

@@ -49,6 +49,17 @@ TEST_P(EveryOp, StaysWithinItsTensorsAndThePhysics) {
       const at::Tensor read = pcm_read(g, nu, rng, time_s, pcm.g_max_us, pcm.t0_s, pcm.t_read_s, true);
       EXPECT_TRUE(all_finite(read));
       EXPECT_EQ(read.sizes(), g.sizes());
+      const auto [mean, variance] = pcm_read_moments(g, nu, time_s, pcm.g_max_us, pcm.t0_s, pcm.t_read_s);
+      EXPECT_TRUE(within(mean, 0.0, pcm.g_max_us));
+      EXPECT_TRUE(within(variance, 0.0, 1e9));
+      EXPECT_TRUE(all_finite(add_read_noise(mean, variance, rng)));
+    }
+    for (const double time_max_s : {0.0, 86400.0, 3.156e7}) {
+      const auto [mean, variance, time] =
+          hardware_aware_read(spread(n, -40.0, 40.0), rng, pcm, closed_loop, time_max_s > 0 ? 1.0 : 0.0, time_max_s);
+      EXPECT_TRUE(within(mean, -pcm.g_max_us, pcm.g_max_us));
+      EXPECT_TRUE(within(variance, 0.0, 1e9));
+      EXPECT_TRUE(within(time, 0.0, time_max_s * (1 + 1e-6)));
     }
   }
 

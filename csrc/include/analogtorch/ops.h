@@ -51,6 +51,23 @@ at::Tensor pcm_read(const at::Tensor& conductance_us, const at::Tensor& drift_nu
                     double time_s, double g_max_us = 25.0, double t0_s = 20.0, double t_read_s = 250e-9,
                     bool read_noise = true);
 
+// The drifted conductance and the variance of its 1/f read noise at time_s (no draw); returns
+// (mean_us, variance_us2).
+std::tuple<at::Tensor, at::Tensor> pcm_read_moments(const at::Tensor& conductance_us, const at::Tensor& drift_nu,
+                                                    double time_s, double g_max_us = 25.0, double t0_s = 20.0,
+                                                    double t_read_s = 250e-9);
+
+// Weights (uS of G+ - G-) as freshly programmed pairs read at a time drawn log-uniformly from
+// [time_min_s, time_max_s]; returns (drifted G+ - G-, its read-noise variance, the time drawn [1]).
+std::tuple<at::Tensor, at::Tensor, at::Tensor> hardware_aware_read(const at::Tensor& weight_us, const at::Tensor& rng,
+                                                                   const PcmParams& params = {},
+                                                                   bool closed_loop = true, double time_min_s = 1.0,
+                                                                   double time_max_s = 86400.0);
+
+// y + N(0, variance) per element: the read noise of an array read's outputs, whose variance is
+// sum_j sigma_ij^2 x_j^2 (one matrix product of the devices' variances with x^2).
+at::Tensor add_read_noise(const at::Tensor& y, const at::Tensor& variance, const at::Tensor& rng);
+
 // Each 3T1C cell's fixed variation, int8 [*shape, 3].
 at::Tensor cell_variation(const at::Tensor& rng, at::IntArrayRef shape);
 
