@@ -234,7 +234,8 @@ class AnalogLinear(nn.Module):
     def __setstate__(self, state: dict) -> None:  # copy.deepcopy and unpickling
         super().__setstate__(state)
         self._register_device_weight()
-        self._pcm_read_variance = self._device_noise = None
+        for cache in ("_pcm_read_variance", "_device_noise"):  # absent from layers pickled before them
+            self.__dict__.setdefault(cache, None)
 
     def _apply(self, fn, recurse=True):
         # .to() / .cuda() also move the deployment state, which is not a buffer.
