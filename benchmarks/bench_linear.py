@@ -4,7 +4,8 @@ For each layer size (square) and batch size: forward, forward + backward, and a 
 (forward, backward, optimizer step: AnalogSGD for analog layers, torch.optim.SGD for nn.Linear), as
 ratios to nn.Linear. The loss is cross-entropy on fixed random labels with the main job's learning
 rate, so that gradients have mixed signs as in real training (a sum() loss would push every weight
-the same way and park the capacitors at a rail). The row ``deployed`` is a hardware_aware layer
+the same way and park the capacitors at a rail). ``hw_aware/16`` draws a fresh device every 16
+forwards (``device_noise_every=16``). The row ``deployed`` is a hardware_aware layer
 programmed into PCM and read a day later (inference: forward only). Also the device state each
 preset keeps per weight (bytes).
 
@@ -30,6 +31,7 @@ from timing import median_seconds  # benchmarks/timing.py
 PRESETS = {
     "ideal": presets.ideal,
     "hardware_aware": presets.hardware_aware,
+    "hw_aware/16": lambda: presets.replace(presets.hardware_aware(), device_noise_every=16),
     "ambrogio2018": presets.ambrogio2018,
     "pcm_only": presets.pcm_only,
 }
