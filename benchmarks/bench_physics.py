@@ -42,11 +42,15 @@ def main() -> None:
         weight = torch.empty(n)
         out = torch.empty(n)
         small = torch.rand(min(n, 1_000_000), generator=generator) * 12
+        weights_us = g_plus - g_minus
 
         cases = {
             "torch.addcmul (yardstick)": lambda: torch.addcmul(g_plus, g_minus, nu, out=out),
             "pcm_read": lambda: ops.pcm_read(g_plus, nu, rng, 86400.0),
             "pcm_read (no read noise)": lambda: ops.pcm_read(g_plus, nu, rng, 86400.0, read_noise=False),
+            "pcm_read_moments": lambda: ops.pcm_read_moments(g_plus, nu, 86400.0),
+            "add_read_noise": lambda: ops.add_read_noise(g_plus, nu, rng),
+            "hardware_aware_read open loop": lambda: ops.hardware_aware_read(weights_us, rng, open_loop),
             "pcm_program open loop": lambda: ops.pcm_program(g_plus, rng, open_loop),
             "cell_variation": lambda: ops.cell_variation(rng, (n,)),
             "capacitor_update": lambda: ops.capacitor_update(v_c, variation, delta, rng, 1, capacitor),
