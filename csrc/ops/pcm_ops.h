@@ -149,22 +149,24 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> hardware_aware_read(const at::Ten
   Backend::for_each(1, draw);
   at::Tensor mean = at::empty_like(weight, at::MemoryFormat::Contiguous);
   at::Tensor variance = at::empty_like(mean);
-  const auto launch = [&](auto closed, auto read_time) {
-    const kernels::HardwareAwareRead<decltype(closed)::value, decltype(read_time)> kernel{
+  // The read time as the kernel finds it: a value on the CPU (reading CPU memory does not
+  // synchronise), the drawn tensor's memory on a GPU.
+  const auto read_time = [&] {
+    if constexpr (Backend::kDeviceType == c10::DeviceType::CPU) {
+      const float* host = time.const_data_ptr<float>();
+      return kernels::ReadTimeValue{pcm::ReadTime{host[0], host[1]}};
+    } else {
+      return kernels::ReadTimeInMemory{time.const_data_ptr<float>()};
+    }
+  }();
+  const auto launch = [&](auto closed) {
+    const kernels::HardwareAwareRead<decltype(closed)::value, std::decay_t<decltype(read_time)>> kernel{
         weight.const_data_ptr<float>(), rng_state.const_data_ptr<int64_t>(), read_time,
         mean.mutable_data_ptr<float>(), variance.mutable_data_ptr<float>(), programming,
         programming.read_noise ? 1.0f : 0.0f};
     Backend::for_each(weight.numel(), kernel);
   };
-  const auto launch_with_time = [&](auto closed) {
-    if constexpr (Backend::kDeviceType == c10::DeviceType::CPU) {
-      const float* host = time.const_data_ptr<float>();  // CPU memory: reading it does not synchronise
-      launch(closed, kernels::ReadTimeValue{pcm::ReadTime{host[0], host[1]}});
-    } else {
-      launch(closed, kernels::ReadTimeInMemory{time.const_data_ptr<float>()});
-    }
-  };
-  closed_loop ? launch_with_time(std::true_type{}) : launch_with_time(std::false_type{});
+  closed_loop ? launch(std::true_type{}) : launch(std::false_type{});
   return {mean, variance, time.narrow(0, 2, 1).clone()};
 }
 

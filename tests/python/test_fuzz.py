@@ -165,14 +165,19 @@ def test_pcm_program(data):
     assert torch.equal(again.conductance_us, result.conductance_us)
 
 
+@st.composite
+def programmed_devices(draw):
+    """Conductances and drift exponents of one shape, a read time and a t0, valid or not."""
+    shape = draw(shapes)
+    conductance = draw(tensors(shape, 0.0, 25.0))
+    nu = draw(tensors(shape, 0.0, 0.2))
+    return conductance, nu, draw(values(0.0, 1e9)), draw(st.sampled_from([20.0, 1.0, 0.0, -1.0, math.nan]))
+
+
 @given(st.data())
 def test_pcm_read(data):
-    shape = data.draw(shapes)
-    conductance = data.draw(tensors(shape, 0.0, 25.0))
-    nu = data.draw(tensors(shape, 0.0, 0.2))
+    conductance, nu, time_s, t0_s = data.draw(programmed_devices())
     rng = data.draw(rng_states())
-    time_s = data.draw(values(0.0, 1e9))
-    t0_s = data.draw(st.sampled_from([20.0, 1.0, 0.0, -1.0, math.nan]))
     read_noise = data.draw(st.booleans())
     result = call(
         lambda: ops.pcm_read(conductance, nu, rng, time_s, t0_s=t0_s, read_noise=read_noise),
@@ -210,11 +215,7 @@ def test_hardware_aware_read(data):
 
 @given(st.data())
 def test_pcm_read_moments(data):
-    shape = data.draw(shapes)
-    conductance = data.draw(tensors(shape, 0.0, 25.0))
-    nu = data.draw(tensors(shape, 0.0, 0.2))
-    time_s = data.draw(values(0.0, 1e9))
-    t0_s = data.draw(st.sampled_from([20.0, 1.0, 0.0, -1.0, math.nan]))
+    conductance, nu, time_s, t0_s = data.draw(programmed_devices())
     result = call(lambda: ops.pcm_read_moments(conductance, nu, time_s, t0_s=t0_s), ["conductance_us", "drift_nu", "time_s", "t0_s"])
     if result is None:
         return

@@ -37,13 +37,6 @@ struct TrainingReadTime {
   }
 };
 
-// Per weight (in uS of G+ - G-): program the pair (devices 2i and 2i+1, as in pcm_program with
-// device_stride 2), draw both drift exponents and drift both to the read time. Writes the pair's
-// drifted G+ - G- and the variance of its 1/f read noise at that time (sum over both devices; 0
-// without read noise): the read noise itself is drawn per output by add_read_noise. Closed loop
-// programs the weight's side to |w| + g_reset over its RESET partner; open loop programs both
-// devices, G+ = max(w, 0) and G- = max(-w, 0).
-// Bytes per weight: 4 read, 8 written (the state of the pair never leaves registers).
 // Where HardwareAwareRead finds the read time. On a GPU, TrainingReadTime's output in device memory
 // (no host synchronisation); on the CPU, a value, which lets the element loop vectorise.
 struct ReadTimeInMemory {
@@ -56,6 +49,13 @@ struct ReadTimeValue {
   ANALOGTORCH_HD pcm::ReadTime get() const { return time; }
 };
 
+// Per weight (in uS of G+ - G-): program the pair (devices 2i and 2i+1, as in pcm_program with
+// device_stride 2), draw both drift exponents and drift both to the read time. Writes the pair's
+// drifted G+ - G- and the variance of its 1/f read noise at that time (sum over both devices; 0
+// without read noise): the read noise itself is drawn per output by add_read_noise. Closed loop
+// programs the weight's side to |w| + g_reset over its RESET partner; open loop programs both
+// devices, G+ = max(w, 0) and G- = max(-w, 0).
+// Bytes per weight: 4 read, 8 written (the state of the pair never leaves registers).
 template <bool kClosedLoop, typename ReadTimeSource>
 struct HardwareAwareRead {
   const float* weight_us;
