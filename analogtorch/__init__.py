@@ -1,8 +1,11 @@
 """analogtorch: train and evaluate PyTorch networks as they would run on analog in-memory hardware.
 
-- ``AnalogLinear`` / ``convert_to_analog``: layers whose weights live on simulated PCM and 3T1C
-  devices (configured by ``analogtorch.presets``), trained with ``analogtorch.optim.AnalogSGD``.
-- ``program`` / ``set_time``: deploy a trained model into PCM and let it drift.
+- ``AnalogLinear``, ``AnalogConv1d``, ``AnalogConv2d``, ``AnalogMultiheadAttention``, ``AnalogLSTM`` /
+  ``convert_to_analog``: layers whose weight matrices sit on tiles of simulated PCM and 3T1C devices
+  (``analogtorch.tiles``, configured by ``analogtorch.presets``), trained with
+  ``analogtorch.optim.AnalogSGD``.
+- ``program`` / ``set_time`` / ``unprogram``: deploy a trained model into PCM, let it drift, return
+  it to training.
 - ``estimate``: energy, time and area of what the simulated hardware did, beside a digital baseline.
 - ``save_checkpoint`` / ``load_checkpoint``: atomic, checked, all-or-nothing checkpoints.
 - ``analogtorch.ops``: the device physics as registered ops, with CPU and CUDA kernels that share
@@ -10,20 +13,42 @@
 """
 
 from . import _ops as ops
-from . import config, hardware, optim, presets
+from . import config, hardware, optim, presets, tiles
 from ._ops import cuda_kernels_available, make_rng_state
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import Capacitor3T1C, PCMDevice, Periphery, UnitCell
 from .hardware import DigitalBaseline, HardwareCosts, estimate
-from .inference import analog_stats, program, set_time
-from .nn import AnalogLinear, convert_to_analog, convert_to_digital
-from .presets import AnalogConfig
+from .inference import analog_stats, program, set_time, unprogram
+from .nn import (
+    AnalogConv1d,
+    AnalogConv2d,
+    AnalogLinear,
+    AnalogLSTM,
+    AnalogMultiheadAttention,
+    ConversionReport,
+    conversion_report,
+    convert_to_analog,
+    convert_to_digital,
+)
+from .presets import AnalogConfig, HardwareAwareConfig, IdealConfig, PCMPairConfig, UnitCellConfig
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AnalogConfig",
+    "AnalogConv1d",
+    "AnalogConv2d",
+    "AnalogLSTM",
     "AnalogLinear",
+    "AnalogMultiheadAttention",
+    "ConversionReport",
+    "HardwareAwareConfig",
+    "IdealConfig",
+    "PCMPairConfig",
+    "UnitCellConfig",
+    "conversion_report",
+    "tiles",
+    "unprogram",
     "Capacitor3T1C",
     "DigitalBaseline",
     "HardwareCosts",

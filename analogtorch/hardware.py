@@ -154,7 +154,7 @@ def _layer_estimate(stats: dict[str, Any], costs: HardwareCosts) -> dict[str, An
     transposed_read_j = cells * costs.cell_read_j + cols * costs.dac_conversion_j + rows * costs.adc_conversion_j
     # Training events: every training forward read is followed by a transposed read (backward_reads).
     trained = stats["backward_reads"]
-    pulse_j = costs.capacitor_pulse_j if stats["mode"] == "in_situ" else costs.pcm_set_pulse_j
+    pulse_j = costs.capacitor_pulse_j if stats["capacitor"] else costs.pcm_set_pulse_j
     verify_j = costs.cell_read_j + costs.adc_conversion_j  # one device read through one ADC
     energy = {
         "array reads": trained * (read_j + transposed_read_j),
@@ -173,7 +173,8 @@ def _layer_estimate(stats: dict[str, Any], costs: HardwareCosts) -> dict[str, An
     ops = 2 * cells * (2 * trained + stats["updates"])
     return {
         "shape": [cols, rows],
-        "mode": stats["mode"],
+        "kind": stats["kind"],
+        "reads_per_example": stats["reads_per_example"],
         "examples": stats["examples"],
         "ops": ops,
         "energy_j": energy,
@@ -191,8 +192,10 @@ def estimate(
 
     Training figures come from the layers that trained in situ (``ambrogio2018``, ``pcm_only``):
     their totals (initial programming included) divided by the examples they trained on. Inference
-    figures are one forward read of every analog layer."""
-    from .inference import analog_stats
+    figures are the forward reads of every analog tile per example (one per vector through the
+    array: a patch of a convolution, a time step of a recurrent layer), as the layers counted them
+    (one per tile before any forward)."""
+    from .nn import AnalogModule
 
     costs = HardwareCosts() if costs is None else costs
     baseline = DigitalBaseline() if baseline is None else baseline
@@ -200,17 +203,26 @@ def estimate(
         raise TypeError(f"costs: expected a HardwareCosts, got {type(costs).__name__}")
     if not isinstance(baseline, DigitalBaseline):
         raise TypeError(f"baseline: expected a DigitalBaseline, got {type(baseline).__name__}")
-    layers = {name: _layer_estimate(stats, costs) for name, stats in analog_stats(model).items()}
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
+    layers = {
+        f"{name}.{tile}" if name else tile: _layer_estimate(stats, costs)
+        for name, module in model.named_modules() if isinstance(module, AnalogModule)
+        for tile, stats in module.tile_stats().items()
+    }  # fmt: skip
+    if not layers:
+        raise ValueError("model: it holds no analog layer (convert it with analogtorch.convert_to_analog)")
     weights = sum(layer["cells"] for layer in layers.values())
     area_mm2 = weights * costs.unit_cell_area_um2 * 1e-6
-
+    # Multiply-accumulates of one inference: every tile's cells, once per read per example.
+    inference_macs = sum(layer["cells"] * layer["reads_per_example"] for layer in layers.values())
     inference = _rates(
-        2 * weights,
-        sum(layer["inference_energy_j"] for layer in layers.values()),
-        len(layers) * costs.read_time_s,
+        2 * inference_macs,
+        sum(layer["inference_energy_j"] * layer["reads_per_example"] for layer in layers.values()),
+        sum(layer["reads_per_example"] for layer in layers.values()) * costs.read_time_s,
         area_mm2,
     )
-    digital_inference = _digital(2 * weights, baseline)
+    digital_inference = _digital(2 * inference_macs, baseline)
     trained = {name: layer for name, layer in layers.items() if layer["examples"] > 0}
     training = None
     if trained:
@@ -226,7 +238,7 @@ def estimate(
         training = _rates(ops, total, time_s, sum(layer["cells"] for layer in trained.values()) * costs.unit_cell_area_um2 * 1e-6)
         training["energy_shares"] = {name: value / total if total else 0.0 for name, value in energy.items()}
     # Digital training: forward, gradient of the input, gradient of the weights: 3 x 2 FLOPs per weight.
-    digital_training = _digital(6 * weights, baseline)
+    digital_training = _digital(6 * inference_macs, baseline)
     return Estimate(layers, training, inference, digital_training, digital_inference, costs, baseline)
 
 

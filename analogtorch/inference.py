@@ -1,46 +1,64 @@
-"""Deployment of a trained model: program its analog layers into PCM and move it in time."""
+"""Deployment of a trained model: program its analog layers into PCM, move it in time, return it to
+training; and what the simulated hardware did."""
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
 from torch import nn
 
 from .config import PCMDevice
 from .nn import analog_layers
+from .nn.base import AnalogModule, check_time
 
-__all__ = ["analog_stats", "program", "set_time"]
+__all__ = ["analog_stats", "program", "set_time", "unprogram"]
 
 
-def _layers(model: nn.Module):
+def _layers(model: nn.Module) -> list[tuple[str, AnalogModule]]:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
     layers = list(analog_layers(model))
     if not layers:
-        raise ValueError("model: it holds no AnalogLinear layer (convert it with analogtorch.convert_to_analog)")
+        raise ValueError("model: it holds no analog layer (convert it with analogtorch.convert_to_analog)")
     return layers
 
 
 def program(model: nn.Module, pcm: PCMDevice | None = None) -> nn.Module:
-    """Programs every analog layer's current weights into PCM pairs (time 0 after programming)."""
+    """Programs every analog layer's current weights into PCM pairs (time 0 after programming); the
+    model then reads the programmed devices (inference only) until :func:`unprogram`."""
+    if pcm is not None and not isinstance(pcm, PCMDevice):
+        raise TypeError(f"pcm: expected a PCMDevice, got {type(pcm).__name__}")
     for _, layer in _layers(model):
         layer.program(pcm)
     return model
 
 
-def set_time(model: nn.Module, seconds: float, *, drift_compensation: bool | None = None) -> nn.Module:
-    """Moves every programmed analog layer to ``seconds`` after programming: drift, fresh read
-    noise on every forward, global drift compensation (default: as the layers' configuration says,
-    on in every preset; ``drift_compensation=False`` switches it off)."""
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError(f"seconds: expected a number, got {type(seconds).__name__}")
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"seconds: expected a finite number >= 0, got {seconds}")
-    for _, layer in _layers(model):
-        layer.set_time(float(seconds), drift_compensation=drift_compensation)
+def set_time(model: nn.Module, seconds: float, *, drift_compensation: bool | str | None = None) -> nn.Module:
+    """Moves every programmed analog layer to ``seconds`` after programming (at most a century):
+    drift, fresh read noise on every forward, and drift compensation as the layers' configuration
+    says (on in every preset) unless ``drift_compensation`` is given (``True``/``"global"`` or
+    ``False``). All or nothing: every layer is checked and computed before any changes."""
+    seconds = check_time(seconds)
+    plans = []
+    for name, layer in _layers(model):
+        try:
+            plans += layer.plan_time(seconds, drift_compensation=drift_compensation)
+        except RuntimeError as error:
+            raise RuntimeError(f"{name}: {error}") from None
+    for tile, plan in plans:
+        tile.commit_time(plan)
     return model
 
 
-def analog_stats(model: nn.Module) -> dict[str, dict]:
-    """Per analog layer (by qualified name): pulses, transfers, programming work, simulated time."""
-    return {name: layer.analog_stats() for name, layer in _layers(model)}
+def unprogram(model: nn.Module) -> nn.Module:
+    """Returns a programmed model to training: its layers compute with their weights again."""
+    for _, layer in _layers(model):
+        layer.unprogram()
+    return model
+
+
+def analog_stats(model: nn.Module) -> dict[str, dict[str, Any]]:
+    """Per analog layer (by qualified name; an attention's out-projection on its own): pulses,
+    transfers, programming work, reads, simulated time, the tile shapes."""
+    _layers(model)
+    return {name: module.analog_stats() for name, module in model.named_modules() if isinstance(module, AnalogModule)}

@@ -1,14 +1,16 @@
 """``AnalogSGD``: ``torch.optim.SGD`` for models with analog layers.
 
 Digital parameters (biases, digital layers, hardware-aware weights) are updated exactly as by
-``torch.optim.SGD``. The weights of in-situ ``AnalogLinear`` layers are updated through their devices:
-the SGD change ``-lr * (grad + weight_decay * w)`` becomes capacitor pulses, the capacitors leak over
-the simulated time of the examples seen, and transfers into PCM happen every ``transfer_every``
-examples. Momentum and Nesterov apply to digital parameters only: the hardware holds no momentum.
+``torch.optim.SGD``: momentum, dampening, Nesterov, weight decay, maximize. The weights of in-situ
+layers are updated through their devices: the SGD change ``-lr * (grad + weight_decay * w)`` becomes
+capacitor pulses (or PCM pulses), the capacitors leak over the simulated time of the examples seen,
+and transfers into PCM happen on schedule. The hardware holds no momentum: with ``momentum > 0`` such
+weights take plain SGD steps, and the optimizer warns when it is built.
 
-A NaN or Inf gradient of a device-held weight never reaches the devices: by default the step raises
-``ValueError`` before anything (device or digital) changes; ``nonfinite_grads="skip"`` skips the
-whole step instead (as ``torch.amp.GradScaler`` does) and counts it in ``skipped_steps``.
+A step is all or nothing: every gradient (digital and device-held) is checked for NaN and Inf and
+every device request validated before anything changes. By default a bad step raises ``ValueError``;
+``nonfinite_grads="skip"`` skips it instead (as ``torch.amp.GradScaler`` does) and counts it in
+``skipped_steps``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import warnings
 
 import torch
 
-from .nn.linear import device_owner
+from .nn.base import device_owner
 
 __all__ = ["AnalogSGD"]
 
@@ -26,8 +28,8 @@ class AnalogSGD(torch.optim.SGD):
     """A drop-in for ``torch.optim.SGD`` (same arguments) that trains in-situ analog layers through
     their devices. ``loss.backward(); opt.step()`` as usual; no user code touches device state.
 
-    ``nonfinite_grads``: ``"raise"`` (default) or ``"skip"``, what a step does when a device-held
-    weight's gradient holds NaN or Inf (see the module docstring)."""
+    ``nonfinite_grads``: ``"raise"`` (default) or ``"skip"``: what a step does when a gradient holds
+    NaN or Inf (see the module docstring)."""
 
     def __init__(self, params, *args, nonfinite_grads: str = "raise", **kwargs):
         if nonfinite_grads not in ("raise", "skip"):
@@ -35,14 +37,34 @@ class AnalogSGD(torch.optim.SGD):
         super().__init__(params, *args, **kwargs)
         self.nonfinite_grads = nonfinite_grads
         self.skipped_steps = 0
+        held = [
+            f"{type(owner[0]).__name__}.{owner[1]}"
+            for group in self.param_groups
+            if group["momentum"] != 0
+            for param in group["params"]
+            if (owner := device_owner(param)) is not None
+        ]
+        if held:
+            warnings.warn(
+                f"AnalogSGD: momentum applies to digital parameters only; the {len(held)} device-held weight(s) "
+                f"({', '.join(held[:4])}{', ...' if len(held) > 4 else ''}) take plain SGD steps (the hardware holds no momentum)",
+                stacklevel=2,
+            )
 
-    def _device_held(self) -> list[tuple[dict, torch.Tensor, object]]:
+    def _device_held(self) -> list[tuple[dict, torch.Tensor, object, str]]:
         return [
-            (group, param, layer)
+            (group, param, *owner)
             for group in self.param_groups
             for param in group["params"]
-            if param.grad is not None and (layer := device_owner(param)) is not None
+            if param.grad is not None and (owner := device_owner(param)) is not None
         ]
+
+    def _refuse(self, message: str):
+        if self.nonfinite_grads == "raise":
+            raise ValueError(f"AnalogSGD: {message}; nothing was updated (nonfinite_grads='skip' skips such steps)")
+        self.skipped_steps += 1
+        if self.skipped_steps == 1:
+            warnings.warn(f"AnalogSGD: skipped a step: {message} (counted in skipped_steps)", stacklevel=3)
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -50,31 +72,36 @@ class AnalogSGD(torch.optim.SGD):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        device_held = self._device_held()
-        # One check of every device-held gradient before anything changes: a refused or skipped step
-        # leaves the devices and the digital parameters as they were.
-        if device_held and not torch.stack([torch.isfinite(p.grad).all() for _, p, _ in device_held]).all():
-            names = [
-                f"AnalogLinear({layer.in_features}, {layer.out_features})"
-                for _, p, layer in device_held
-                if not torch.isfinite(p.grad).all()
-            ]
-            if self.nonfinite_grads == "raise":
-                raise ValueError(
-                    f"AnalogSGD: the gradient of {len(names)} device-held weight(s) ({', '.join(names)}) holds NaN "
-                    "or Inf; nothing was updated (nonfinite_grads='skip' skips such steps)"
-                )
-            self.skipped_steps += 1
-            if self.skipped_steps == 1:
-                warnings.warn("AnalogSGD: skipped a step with NaN or Inf gradients (counted in skipped_steps)", stacklevel=2)
+        grads = [param.grad for group in self.param_groups for param in group["params"] if param.grad is not None]
+        # One check of every gradient before anything changes: a refused or skipped step leaves the
+        # devices and the digital parameters as they were.
+        if grads and not torch.stack([torch.isfinite(grad).all() for grad in grads]).all():
+            device_held = {id(param) for _, param, _, _ in self._device_held()}
+            bad = [
+                param for group in self.param_groups for param in group["params"]
+                if param.grad is not None and not torch.isfinite(param.grad).all()
+            ]  # fmt: skip
+            held = sum(id(param) in device_held for param in bad)
+            self._refuse(
+                f"the gradient of {len(bad)} parameter(s) ({held} device-held weight(s), {len(bad) - held} digital) holds NaN or Inf"
+            )
             return loss
-        hidden = []
-        for group, param, layer in device_held:
+        requests = []
+        for group, param, layer, name in self._device_held():
             grad = param.grad
             if group["weight_decay"] != 0:
                 grad = grad.add(param, alpha=group["weight_decay"])
             direction = -1.0 if group["maximize"] else 1.0
-            layer._device_update(grad * (-direction * group["lr"]))
+            requests.append((param, layer, name, grad * (-direction * group["lr"])))
+        try:
+            for _, layer, name, delta in requests:
+                layer.check_device_update(name, delta)
+        except ValueError as error:
+            self._refuse(str(error))
+            return loss
+        hidden = []
+        for param, layer, name, delta in requests:
+            layer.device_update(name, delta)
             hidden.append((param, param.grad))
             param.grad = None  # keep the digital step away from device-held weights
         try:

@@ -1,123 +1,251 @@
-"""Ready-made configurations of an analog layer (``AnalogConfig``) and the presets users start from.
+"""What an analog layer is made of: one configuration class per tile kind, and the presets users start from.
 
-- ``ideal()``: no non-ideality at all; an ``AnalogLinear`` equals ``nn.Linear``.
-- ``hardware_aware()``: digital master weights, trained with a forward pass that sees what the
-  hardware would do to them (PCM programming noise, drift over a window, read noise, converters),
-  gradients straight through (PHYSICS.md section 4, after Joshi et al. 2020).
-- ``ambrogio2018()``: in-situ training on 2PCM + 3T1C unit cells with transfers every
-  ``transfer_every`` examples and polarity inversion (Ambrogio et al. 2018).
-- ``pcm_only()``: in-situ training directly on a PCM pair per weight, the paper's foil (after Burr
-  et al. 2015): nonlinear, noisy, SET-only updates with occasional refresh.
+Each configuration names one kind of tile (``analogtorch.tiles``), i.e. one physics:
+
+- :class:`IdealConfig` -> ``DigitalTile``: no non-ideality; an ``AnalogLinear`` equals ``nn.Linear``.
+- :class:`HardwareAwareConfig` -> ``HardwareAwareTile``: digital master weights, trained through a
+  forward pass that sees what the hardware would do to them (PCM programming noise, drift over a
+  window, read noise, converters), gradients straight through (docs/physics.md section 4).
+- :class:`UnitCellConfig` -> ``UnitCellTile``: in-situ training on 2PCM + 3T1C unit cells with
+  transfers and polarity inversion (Ambrogio et al. 2018; docs/physics.md section 1).
+- :class:`PCMPairConfig` -> ``PCMPairTile``: in-situ training directly on a PCM pair per weight, the
+  paper's foil (after Burr et al. 2015): nonlinear, noisy, SET-only updates with occasional refresh.
+
+Every trained tile can be programmed into PCM for inference (``DeployedTile``, section 2).
+
+Presets (each takes its configuration's fields as keyword arguments):
+``ideal()``, ``hardware_aware()``, ``ambrogio2018()``, ``pcm_only()``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
-from .config import PCMDevice, Periphery, UnitCell, _boolean, _choice, _in_range, _instance, _int_in_range, _require, replace
+from .config import (
+    PCMDevice,
+    Periphery,
+    UnitCell,
+    _boolean,
+    _in_range,
+    _instance,
+    _int_in_range,
+    _require,
+    replace,
+)
 
-__all__ = ["MODES", "AnalogConfig", "ambrogio2018", "hardware_aware", "ideal", "pcm_only", "replace"]
+__all__ = [
+    "AnalogConfig",
+    "HardwareAwareConfig",
+    "IdealConfig",
+    "PCMPairConfig",
+    "UnitCellConfig",
+    "ambrogio2018",
+    "hardware_aware",
+    "ideal",
+    "pcm_only",
+    "replace",
+]
 
-MODES = ("ideal", "hardware_aware", "in_situ", "pcm_only")
+_NO_CONVERTERS = Periphery(in_bits=0, out_bits=0, out_noise=0.0, backward_like_forward=False)
 
 
 @dataclass(frozen=True)
 class AnalogConfig:
-    """How an analog layer trains and runs.
+    """What every tile kind shares: the periphery of its arrays, deployment defaults and its seed.
 
-    ``mode``: ``"ideal"`` (a digital layer), ``"hardware_aware"`` (digital weights, hardware-like
-    forward), ``"in_situ"`` (the weights live in the simulated 2PCM + 3T1C unit cells and change only
-    through device updates: train with ``analogtorch.optim.AnalogSGD``) or ``"pcm_only"`` (in-situ
-    on a bare PCM pair per weight).
+    Not used directly: build one of its subclasses (or a preset), each of which names its tile kind.
     """
-
-    mode: str = "in_situ"
-    """``"ideal"``, ``"hardware_aware"``, ``"in_situ"`` or ``"pcm_only"``."""
-
-    unit_cell: UnitCell = field(default_factory=UnitCell)
-    """The devices that hold each weight."""
 
     periphery: Periphery = field(default_factory=Periphery)
     """Converters and output noise around every read (forward and, if configured, backward)."""
-
-    train_time_min_s: float = 1.0  # PHYSICS.md section 4: a chosen window; 1 s to 1 day by default
-    """Hardware-aware training: shortest time after programming sampled for a forward pass (s)."""
-
-    train_time_max_s: float = 86400.0
-    """Hardware-aware training: longest time after programming sampled for a forward pass (s)."""
-
-    device_noise_every: int = 1  # 1: a fresh device every forward, as Joshi et al. 2020
-    """Hardware-aware training: forwards per fresh draw of the device noise (programming noise, drift
-    exponents, read time). In between, the last draw's deviation from the weights it was drawn for is
-    added to the current weights: training meets fewer device instances, each forward costs a GEMM
-    plus the read-noise GEMM instead of a draw per weight. Read and output noise stay fresh."""
-
-    weight_clip_sigmas: float = 3.0  # PHYSICS.md section 4: "weights clipped to a few standard deviations"
-    """Hardware-aware training: weights are clipped to this many standard deviations of the layer's weights."""
-
-    pcm_update_amplitude: float = 0.05  # no public source: a training pulse moves G by ~0.1 uS from RESET
-    """PCM-only training: relative amplitude of one training partial-SET pulse (of a full one), in (0, 1]."""
-
-    pcm_update_max_pulses: int = 15  # no public source: as the capacitor's pulse counter
-    """PCM-only training: most pulses per device per update (1..127)."""
-
-    pcm_refresh_fraction: float = 0.8  # no public source: at the programmable range (target_clip_us = 0.8 G_max)
-    """PCM-only training: a pair is refreshed when a device exceeds this fraction of g_max_us, in (0, 1);
-    above target_clip_us / g_max_us a refresh would clip the weight."""
 
     drift_compensation: bool = True  # Le Gallo et al.: global drift compensation, on by default
     """Deployment: scale outputs by a calibration read's reference / current response."""
 
     seed: int = 0
-    """Seed of every random draw of the layer (devices, noise); layers of a model offset it by their index."""
+    """Seed of every random draw of the layer (devices, noise); ``convert_to_analog`` offsets it per layer."""
 
     def __post_init__(self) -> None:
-        _choice(self, "mode", MODES)
-        _instance(self, "unit_cell", UnitCell)
+        if type(self) is AnalogConfig:
+            raise TypeError(
+                "AnalogConfig: build one of its tile kinds (IdealConfig, HardwareAwareConfig, UnitCellConfig, "
+                "PCMPairConfig) or a preset (analogtorch.presets.hardware_aware(), ...)"
+            )
         _instance(self, "periphery", Periphery)
+        _boolean(self, "drift_compensation")
+        _int_in_range(self, "seed", -(2**63), 2**64 - 1)
+
+    @property
+    def kind(self) -> str:
+        """A short name of the tile kind, for reports (not used for any decision)."""
+        return type(self).__name__.removesuffix("Config")
+
+    @property
+    def deployment_pcm(self) -> PCMDevice:
+        """The PCM devices a trained layer of this kind is programmed into for inference."""
+        return PCMDevice()
+
+
+@dataclass(frozen=True)
+class IdealConfig(AnalogConfig):
+    """A digital layer: exactly what the torch layer it replaces computes (no converters by default)."""
+
+    periphery: Periphery = field(default_factory=lambda: _NO_CONVERTERS)
+
+
+@dataclass(frozen=True)
+class HardwareAwareConfig(AnalogConfig):
+    """Digital master weights trained through a hardware-like forward (docs/physics.md section 4)."""
+
+    periphery: Periphery = field(
+        default_factory=lambda: Periphery(in_bits=8, out_bits=8, out_noise=0.04, backward_like_forward=False)
+    )  # Joshi et al. 2020: 8-bit converters, output noise 0.04 in training
+
+    pcm: PCMDevice = field(default_factory=lambda: PCMDevice(programming="open_loop"))
+    """The PCM devices the weights are (and will be) programmed into: open loop with the programming
+    noise of Joshi et al. 2020 by default, in training and at deployment."""
+
+    train_time_min_s: float = 1.0  # docs/physics.md section 4: a chosen window; 1 s to 1 day by default
+    """Shortest time after programming sampled for a training forward (s)."""
+
+    train_time_max_s: float = 86400.0
+    """Longest time after programming sampled for a training forward (s)."""
+
+    device_noise_every: int = 1  # 1: a fresh device every forward, as Joshi et al. 2020
+    """Forwards per fresh draw of the device noise (programming noise, drift exponents, read time). In
+    between, the last draw's deviation from the weights it was drawn for is added to the current
+    weights. Read and output noise stay fresh."""
+
+    weight_clip_sigmas: float = 3.0  # docs/physics.md section 4: "weights clipped to a few standard deviations"
+    """Weights are clipped to this many standard deviations of the layer's weights."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _instance(self, "pcm", PCMDevice)
         low = _in_range(self, "train_time_min_s", 0.0)
         high = _in_range(self, "train_time_max_s", 0.0)
         _require(low <= high, "train_time_max_s", f"expected >= train_time_min_s ({low!r}), got {high!r}")
         _int_in_range(self, "device_noise_every", 1, 2**31 - 1)
         _in_range(self, "weight_clip_sigmas", 0.0, low_open=True)
-        _in_range(self, "pcm_update_amplitude", 0.0, 1.0, low_open=True)
-        _int_in_range(self, "pcm_update_max_pulses", 1, 127)
-        _in_range(self, "pcm_refresh_fraction", 0.0, 1.0, low_open=True, high_open=True)
-        _boolean(self, "drift_compensation")
-        _int_in_range(self, "seed", -(2**63), 2**64 - 1)
+
+    @property
+    def deployment_pcm(self) -> PCMDevice:
+        return self.pcm
 
 
-_NO_CONVERTERS = Periphery(in_bits=0, out_bits=0, out_noise=0.0, backward_like_forward=False)
+@dataclass(frozen=True)
+class UnitCellConfig(AnalogConfig):
+    """In-situ training on 2PCM + 3T1C unit cells (Ambrogio et al. 2018; docs/physics.md section 1).
+    Train with ``analogtorch.optim.AnalogSGD``: only it changes the devices."""
+
+    unit_cell: UnitCell = field(default_factory=UnitCell)
+    """The devices that hold each weight, the transfer schedule and polarity inversion."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _instance(self, "unit_cell", UnitCell)
+
+    @property
+    def deployment_pcm(self) -> PCMDevice:
+        return self.unit_cell.pcm
 
 
-def ideal() -> AnalogConfig:
-    """No non-ideality: the layer computes exactly what ``nn.Linear`` computes."""
-    return AnalogConfig(mode="ideal", periphery=_NO_CONVERTERS)
+@dataclass(frozen=True)
+class PCMPairConfig(AnalogConfig):
+    """In-situ training directly on a PCM pair per weight (the Nature 2018 paper's foil, after Burr et
+    al. 2015). W = gain_f (G+ - G-) / scale. Train with ``analogtorch.optim.AnalogSGD``."""
+
+    pcm: PCMDevice = field(default_factory=PCMDevice)
+    """The two PCM devices of each weight (closed-loop programming for the initial weights and refreshes)."""
+
+    gain_f: float = 3.0  # as UnitCell.gain_f, so that the two in-situ kinds map weights alike
+    """Gain of the pair in the weight (dimensionless)."""
+
+    weight_range_fraction: float = 0.5  # docs/physics.md section 1: initial weights use about half the range
+    """Fraction of the pair's programmable range that a layer's initial weights use, in (0, 1]."""
+
+    update_amplitude: float = 0.05  # assumption: a training pulse moves G by ~0.1 uS from RESET
+    """Relative amplitude of one training partial-SET pulse (of a full one), in (0, 1]."""
+
+    update_max_pulses: int = 15  # assumption: a 4-bit pulse counter, as the capacitor's
+    """Most pulses per device per update (1..127)."""
+
+    refresh_fraction: float = 0.8  # assumption: at the programmable range (target_clip_us = 0.8 G_max)
+    """A pair is refreshed when a device exceeds this fraction of g_max_us, in (0, 1)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _instance(self, "pcm", PCMDevice)
+        _in_range(self, "gain_f", 0.0, low_open=True)
+        _in_range(self, "weight_range_fraction", 0.0, 1.0, low_open=True)
+        _in_range(self, "update_amplitude", 0.0, 1.0, low_open=True)
+        _int_in_range(self, "update_max_pulses", 1, 127)
+        _in_range(self, "refresh_fraction", 0.0, 1.0, low_open=True, high_open=True)
+
+    @property
+    def deployment_pcm(self) -> PCMDevice:
+        return self.pcm
 
 
-def hardware_aware(*, out_noise: float = 0.04, train_time_max_s: float = 86400.0) -> AnalogConfig:
-    """Digital weights trained through a hardware-like forward (PHYSICS.md section 4): 8-bit DAC and
-    ADC, output noise 0.04 of the output range (Joshi et al. 2020), PCM programming noise, drift
-    sampled between 1 s and ``train_time_max_s``, read noise; straight-through gradients. The PCM
-    are programmed open loop with the programming-noise law of Joshi et al. 2020 (section 2), in
-    training and at deployment.
+# ---------------------------------------------------------------------------------------------
+# Presets: the configurations users start from. Each accepts its configuration's fields by name.
+# ---------------------------------------------------------------------------------------------
+
+
+def _split(cls: type, changes: dict[str, Any], nested: dict[str, type]) -> tuple[dict, dict]:
+    """Separates keyword arguments into the configuration's own fields and fields of nested
+    configurations (e.g. ``transfer_every`` of ``UnitCell``); unknown names raise TypeError."""
+    own_names = {f.name for f in fields(cls)}
+    own, inner = {}, {name: {} for name in nested}
+    for name, value in changes.items():
+        if name in own_names:
+            own[name] = value
+            continue
+        for holder, nested_cls in nested.items():
+            if name in {f.name for f in fields(nested_cls)}:
+                inner[holder][name] = value
+                break
+        else:
+            raise TypeError(f"{name}: not a field of {cls.__name__} (fields: {sorted(own_names)})")
+    return own, inner
+
+
+def ideal(**changes: Any) -> IdealConfig:
+    """No non-ideality: the layer computes exactly what its torch twin computes."""
+    return IdealConfig(**changes)
+
+
+def hardware_aware(**changes: Any) -> HardwareAwareConfig:
+    """Digital weights trained through a hardware-like forward (docs/physics.md section 4): 8-bit DAC
+    and ADC, output noise, PCM programming noise (open loop, Joshi et al. 2020), drift sampled between
+    1 s and ``train_time_max_s``, read noise; straight-through gradients.
+
+    Keyword arguments set fields of :class:`HardwareAwareConfig` (e.g. ``device_noise_every=16``) or of
+    its :class:`~analogtorch.config.Periphery` (e.g. ``out_noise=0.02``).
     """
-    periphery = Periphery(in_bits=8, out_bits=8, out_noise=out_noise, backward_like_forward=False)
-    unit_cell = UnitCell(pcm=PCMDevice(programming="open_loop"))
-    return AnalogConfig(
-        mode="hardware_aware", unit_cell=unit_cell, periphery=periphery, train_time_max_s=train_time_max_s
-    )
+    own, inner = _split(HardwareAwareConfig, changes, {"periphery": Periphery})
+    config = HardwareAwareConfig(**own)
+    if inner["periphery"]:
+        config = replace(config, periphery=replace(config.periphery, **inner["periphery"]))
+    return config
 
 
-def ambrogio2018(*, transfer_every: int = 8000, polarity_inversion: bool = True) -> AnalogConfig:
-    """In-situ training on 2PCM + 3T1C unit cells (Ambrogio et al. 2018): capacitor updates every
-    step, transfers into PCM by program-and-verify every ``transfer_every`` examples, polarity
-    inversion between transfers.
+def ambrogio2018(**changes: Any) -> UnitCellConfig:
+    """In-situ training on 2PCM + 3T1C unit cells (Ambrogio et al. 2018): capacitor updates every step,
+    transfers into PCM by program-and-verify every ``transfer_every`` examples, polarity inversion.
+
+    Keyword arguments set fields of :class:`UnitCellConfig` or of its
+    :class:`~analogtorch.config.UnitCell` (e.g. ``transfer_every=4000``, ``polarity_inversion=False``).
     """
-    unit_cell = UnitCell(transfer_every=transfer_every, polarity_inversion=polarity_inversion)
-    return AnalogConfig(mode="in_situ", unit_cell=unit_cell)
+    own, inner = _split(UnitCellConfig, changes, {"unit_cell": UnitCell})
+    config = UnitCellConfig(**own)
+    if inner["unit_cell"]:
+        config = replace(config, unit_cell=replace(config.unit_cell, **inner["unit_cell"]))
+    return config
 
 
-def pcm_only() -> AnalogConfig:
-    """In-situ training directly on a PCM pair per weight (the Nature 2018 paper's foil)."""
-    return AnalogConfig(mode="pcm_only")
+def pcm_only(**changes: Any) -> PCMPairConfig:
+    """In-situ training directly on a PCM pair per weight (the Nature 2018 paper's foil). Keyword
+    arguments set fields of :class:`PCMPairConfig`."""
+    return PCMPairConfig(**changes)

@@ -1,92 +1,301 @@
-"""Analog layers and the conversion of whole models."""
+"""Analog layers and the conversion of whole models.
+
+:func:`convert_to_analog` puts every weight matrix of a model on tiles: ``nn.Linear`` ->
+:class:`AnalogLinear`, ``nn.Conv1d``/``nn.Conv2d`` -> :class:`AnalogConv1d`/:class:`AnalogConv2d`,
+``nn.MultiheadAttention`` (so every ``nn.Transformer*`` layer) -> :class:`AnalogMultiheadAttention`,
+``nn.LSTM`` -> :class:`AnalogLSTM`. A module with a weight matrix it cannot convert is an error (or
+left digital when asked); modules whose parameters are vectors (norms, PReLU) and lookup tables
+(``nn.Embedding``) stay digital, and the report says so.
+"""
 
 from __future__ import annotations
 
+import copy
+import weakref
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from ..presets import AnalogConfig
-from .linear import DEVICE_MODES, AnalogLinear
+from ..presets import AnalogConfig, IdealConfig, replace
+from .attention import AnalogMultiheadAttention
+from .base import AnalogModule, device_owner
+from .conv import AnalogConv1d, AnalogConv2d
+from .linear import AnalogLinear
+from .recurrent import AnalogLSTM
 
-__all__ = ["AnalogLinear", "analog_layers", "convert_to_analog", "convert_to_digital"]
+__all__ = [
+    "AnalogConv1d",
+    "AnalogConv2d",
+    "AnalogLSTM",
+    "AnalogLinear",
+    "AnalogModule",
+    "AnalogMultiheadAttention",
+    "ConversionReport",
+    "analog_layers",
+    "conversion_report",
+    "convert_to_analog",
+    "convert_to_digital",
+    "device_owner",
+]
+
+ON_UNSUPPORTED = ("error", "digital")
 
 
-def analog_layers(model: nn.Module) -> Iterable[tuple[str, AnalogLinear]]:
-    """The analog layers of a model, with their qualified names."""
-    return ((name, module) for name, module in model.named_modules() if isinstance(module, AnalogLinear))
+def analog_layers(model: nn.Module) -> Iterable[tuple[str, AnalogModule]]:
+    """The analog layers of a model (outermost only: an attention's ``out_proj`` belongs to it), with
+    their qualified names."""
+    inside: list[str] = []
+    for name, module in model.named_modules():
+        if not isinstance(module, AnalogModule) or any(name.startswith(prefix + ".") for prefix in inside):
+            continue
+        inside.append(name)
+        yield name, module
 
 
-def convert_to_analog(model: nn.Module, config: AnalogConfig, *, exclude: Iterable[str] = ()) -> nn.Module:
-    """Replaces every ``nn.Linear`` of ``model`` (in place; also returned) by an ``AnalogLinear`` with
-    ``config`` that keeps its trained weights (in-situ layers program them into their unit cells).
+@dataclass
+class ConversionReport:
+    """What :func:`convert_to_analog` did: each converted module with its tile shapes (rows = outputs,
+    columns = inputs of each array), each module with parameters left digital and why."""
 
-    ``exclude``: qualified names of linear layers to keep digital. The i-th converted layer (in the
-    model's module order) gets seed ``config.seed + i``.
+    converted: list[tuple[str, str, list[list[int]]]] = field(default_factory=list)
+    digital: list[tuple[str, str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [f"analog ({len(self.converted)}):"]
+        lines += [f"  {name or '(model)'}: {kind} on tiles {shapes}" for name, kind, shapes in self.converted]
+        lines.append(f"digital ({len(self.digital)}):")
+        lines += [f"  {name or '(model)'}: {kind}, {reason}" for name, kind, reason in self.digital]
+        lines += [f"note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+_REPORTS: "weakref.WeakKeyDictionary[nn.Module, ConversionReport]" = weakref.WeakKeyDictionary()
+
+
+def conversion_report(model: nn.Module) -> ConversionReport:
+    """The report of the last :func:`convert_to_analog` of ``model``."""
+    if model not in _REPORTS:
+        raise ValueError("model: it was not converted by analogtorch.convert_to_analog")
+    return _REPORTS[model]
+
+
+# --- conversion of each module type ---------------------------------------------------------------
+
+
+def _factory(module: nn.Module, config: AnalogConfig) -> dict:
+    param = next(module.parameters())
+    return {"device": param.device, "dtype": param.dtype if isinstance(config, IdealConfig) else None}
+
+
+@torch.no_grad()
+def _copy_parameters(source: nn.Module, target: AnalogModule, names: Iterable[str]) -> None:
+    for name in names:
+        value = getattr(source, name)
+        if value is not None:
+            getattr(target, name).copy_(value)
+
+
+def _linear(module: nn.Linear, config: AnalogConfig) -> AnalogLinear:
+    layer = AnalogLinear(module.in_features, module.out_features, module.bias is not None, **_factory(module, config), config=config)
+    _copy_parameters(module, layer, ("weight", "bias"))
+    layer._program_devices()
+    return layer
+
+
+def _conv(module: nn.Conv1d | nn.Conv2d, config: AnalogConfig) -> AnalogModule:
+    cls = AnalogConv1d if isinstance(module, nn.Conv1d) else AnalogConv2d
+    layer = cls(module.in_channels, module.out_channels, module.kernel_size, module.stride, module.padding, module.dilation,
+                module.groups, module.bias is not None, module.padding_mode, **_factory(module, config), config=config)  # fmt: skip
+    _copy_parameters(module, layer, ("weight", "bias"))
+    layer._program_devices()
+    return layer
+
+
+def _attention(module: nn.MultiheadAttention, config: AnalogConfig) -> AnalogMultiheadAttention:
+    layer = AnalogMultiheadAttention(
+        module.embed_dim, module.num_heads, module.dropout, module.in_proj_bias is not None, module.bias_k is not None,
+        module.add_zero_attn, module.kdim, module.vdim, module.batch_first, **_factory(module, config), config=config,
+    )  # fmt: skip
+    _copy_parameters(module, layer, ("in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias",
+                                     "bias_k", "bias_v"))  # fmt: skip
+    _copy_parameters(module.out_proj, layer.out_proj, ("weight", "bias"))
+    layer._program_devices()
+    layer.out_proj._program_devices()
+    return layer
+
+
+def _lstm(module: nn.LSTM, config: AnalogConfig) -> AnalogLSTM:
+    if module.proj_size:
+        raise NotImplementedError("an nn.LSTM with proj_size > 0 (AnalogLSTM has no projection)")
+    layer = AnalogLSTM(module.input_size, module.hidden_size, module.num_layers, module.bias, module.batch_first,
+                       module.dropout, module.bidirectional, 0, **_factory(module, config), config=config)  # fmt: skip
+    _copy_parameters(module, layer, module._flat_weights_names)
+    layer._program_devices()
+    return layer
+
+
+_CONVERSIONS = (
+    (nn.MultiheadAttention, _attention),
+    (nn.Linear, _linear),
+    (nn.Conv1d, _conv),
+    (nn.Conv2d, _conv),
+    (nn.LSTM, _lstm),
+)
+
+
+def _digital_reason(module: nn.Module) -> str | None:
+    """Why a module with parameters of its own may stay digital, or None if it holds a weight matrix
+    that belongs on an array."""
+    own = list(module.parameters(recurse=False))
+    if isinstance(module, nn.Embedding | nn.EmbeddingBag):
+        return "a lookup table, not a matrix-vector product: digital"
+    if all(param.dim() <= 1 for param in own):
+        return "vector parameters only (scales, shifts): digital periphery"
+    return None
+
+
+def convert_to_analog(
+    model: nn.Module,
+    config: AnalogConfig,
+    *,
+    exclude: Iterable[str] = (),
+    on_unsupported: str = "error",
+    verbose: bool = False,
+) -> nn.Module:
+    """Puts every weight matrix of ``model`` on analog tiles (in place; the model is also returned)
+    keeping its trained weights; in-situ tiles program them into their devices.
+
+    Args:
+        config: the tile kind and its physics (a preset, e.g. ``presets.hardware_aware()``). The
+            i-th converted module (in module order) gets seed ``config.seed + i``.
+        exclude: qualified names of modules to keep digital (reported as excluded).
+        on_unsupported: ``"error"`` (default): a module with a weight matrix that no analog layer
+            replaces (e.g. ``nn.Conv3d``, ``nn.GRU``, a lazy module not yet initialised) raises
+            ValueError naming it; ``"digital"``: it stays digital and the report says so.
+        verbose: print the :class:`ConversionReport` (also available from :func:`conversion_report`).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
     if not isinstance(config, AnalogConfig):
         raise TypeError(f"config: expected an analogtorch.presets.AnalogConfig, got {type(config).__name__}")
+    if on_unsupported not in ON_UNSUPPORTED:
+        raise ValueError(f"on_unsupported: expected one of {ON_UNSUPPORTED}, got {on_unsupported!r}")
+    if isinstance(exclude, str):
+        raise TypeError("exclude: expected an iterable of module names, got a str (wrap it in a list)")
     exclude = set(exclude)
-    ordered = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
-    names = set(ordered)
-    unknown = exclude - names
+    modules = dict(model.named_modules())
+    unknown = exclude - set(modules)
     if unknown:
-        raise ValueError(f"exclude: no nn.Linear named {sorted(unknown)} in the model (linear layers: {sorted(names)})")
-    if isinstance(model, nn.Linear):
-        return _analog_copy(model, config)
-    for index, name in enumerate(name for name in ordered if name not in exclude):
+        raise ValueError(f"exclude: no module named {sorted(unknown)} in the model")
+
+    # Plan everything first: an unsupported module raises before anything is converted.
+    report = ConversionReport()
+    plan: list[tuple[str, nn.Module, object]] = []
+    claimed: list[str] = []  # modules converted whole (their children go with them)
+    for name, module in modules.items():
+        if any(name.startswith(prefix + ".") or prefix == "" and name for prefix in claimed):
+            continue
+        if isinstance(module, AnalogModule):
+            claimed.append(name)
+            continue
+        if name in exclude:
+            if list(module.parameters()):
+                report.digital.append((name, type(module).__name__, "excluded by the user"))
+            claimed.append(name)
+            continue
+        if isinstance(module, nn.TransformerEncoder) and module.use_nested_tensor:
+            report.notes.append(f"{name or '(model)'}: nn.TransformerEncoder's nested-tensor fast path switched off (it reads weights directly)")
+        convert = next((fn for cls, fn in _CONVERSIONS if isinstance(module, cls)), None)
+        lazy = any(isinstance(param, nn.parameter.UninitializedParameter) for param in module.parameters(recurse=False))
+        if convert is not None and not lazy and not (isinstance(module, nn.LSTM) and module.proj_size):
+            plan.append((name, module, convert))
+            claimed.append(name)
+            continue
+        if not list(module.parameters(recurse=False)):
+            continue
+        reason = None if lazy else _digital_reason(module)
+        if reason is not None:
+            report.digital.append((name, type(module).__name__, reason))
+            continue
+        why = ("lazy: its parameters are not initialised yet (run one forward first)" if lazy
+               else "no analog layer replaces this module type")  # fmt: skip
+        if on_unsupported == "error":
+            raise ValueError(
+                f"model: {name or '(model)'} ({type(module).__name__}) holds a weight matrix that cannot go on analog "
+                f"tiles ({why}); exclude it (exclude=[{name!r}]) or pass on_unsupported='digital'"
+            )
+        report.digital.append((name, type(module).__name__, f"unsupported, left digital: {why}"))
+
+    if isinstance(model, tuple(cls for cls, _ in _CONVERSIONS)) and plan and plan[0][0] == "":
+        converted = plan[0][2](model, replace(config, seed=config.seed % 2**64))
+        converted.train(model.training)
+        report.converted.append(("", type(converted).__name__, converted.analog_stats()["tiles"]))
+        _finish(converted, report, verbose)
+        return converted
+    for index, (name, module, convert) in enumerate(plan):
+        layer = convert(module, replace(config, seed=(config.seed + index) % 2**64))
+        layer.train(module.training)
         parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        layer_config = _with_seed(config, config.seed + index)
-        setattr(parent, child, _analog_copy(getattr(parent, child), layer_config))
+        setattr(modules[parent_name] if parent_name else model, child, layer)
+        report.converted.append((name, type(layer).__name__, layer.analog_stats()["tiles"]))
+    for module in model.modules():
+        if isinstance(module, nn.TransformerEncoder):
+            module.use_nested_tensor = False
+    _finish(model, report, verbose)
     return model
 
 
-def _with_seed(config: AnalogConfig, seed: int) -> AnalogConfig:
-    from ..presets import replace
+def _finish(model: nn.Module, report: ConversionReport, verbose: bool) -> None:
+    _REPORTS[model] = report
+    if verbose:
+        print(report)
 
-    return replace(config, seed=seed % 2**64)
+
+# --- back to digital ------------------------------------------------------------------------------
 
 
 @torch.no_grad()
-def _analog_copy(linear: nn.Linear, config: AnalogConfig) -> AnalogLinear:
-    layer = AnalogLinear(
-        linear.in_features, linear.out_features, linear.bias is not None, device=linear.weight.device,
-        dtype=None if config.mode != "ideal" else linear.weight.dtype, config=config,
-    )  # fmt: skip
-    if config.mode in DEVICE_MODES:
-        layer._program_unit_cells(linear.weight.detach().float())
+def _digital_copy(layer: AnalogModule) -> nn.Module:
+    """The torch module a layer replaces, holding what the layer computes with now (the drifted,
+    compensated weights when it is programmed)."""
+    if isinstance(layer, AnalogLinear):
+        module = nn.Linear(layer.in_features, layer.out_features, layer.bias is not None, device=layer.weight.device, dtype=layer.weight.dtype)
+    elif isinstance(layer, (AnalogConv1d, AnalogConv2d)):
+        cls = nn.Conv1d if isinstance(layer, AnalogConv1d) else nn.Conv2d
+        module = cls(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding, layer.dilation,
+                     layer.groups, layer.bias is not None, layer.padding_mode, device=layer.weight.device, dtype=layer.weight.dtype)  # fmt: skip
+    elif isinstance(layer, AnalogMultiheadAttention):
+        param = layer.out_proj.weight
+        module = nn.MultiheadAttention(layer.embed_dim, layer.num_heads, layer.dropout, layer.in_proj_bias is not None,
+                                       layer.bias_k is not None, layer.add_zero_attn, layer.kdim, layer.vdim, layer.batch_first,
+                                       device=param.device, dtype=param.dtype)  # fmt: skip
+        module.out_proj = _digital_copy(layer.out_proj)
+    elif isinstance(layer, AnalogLSTM):
+        param = layer.weight_hh_l0
+        module = nn.LSTM(layer.input_size, layer.hidden_size, layer.num_layers, layer.bias, layer.batch_first, layer.dropout,
+                         layer.bidirectional, device=param.device, dtype=param.dtype)  # fmt: skip
     else:
-        layer.weight.copy_(linear.weight)
-    if linear.bias is not None:
-        layer.bias.copy_(linear.bias)
-    layer.train(linear.training)
-    return layer
+        raise TypeError(f"layer: no torch module is known for {type(layer).__name__}")
+    for name, param in layer.named_parameters(recurse=False):
+        value = layer.effective_weight(name) if name in layer.tiles else param.detach()
+        getattr(module, name).copy_(value)
+    module.train(layer.training)
+    return module
 
 
 def convert_to_digital(model: nn.Module) -> nn.Module:
-    """Replaces every ``AnalogLinear`` (in place; also returned) by an ``nn.Linear`` holding its
-    current effective weights."""
+    """Replaces every analog layer (in place; also returned) by the torch module it replaced, holding
+    what the layer computes with now: the devices' weights, or the drifted and compensated weights of
+    a programmed layer (without read noise)."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
-    if isinstance(model, AnalogLinear):
+    if isinstance(model, AnalogModule):
         return _digital_copy(model)
     for name, layer in list(analog_layers(model)):
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
         setattr(parent, child, _digital_copy(layer))
     return model
-
-
-@torch.no_grad()
-def _digital_copy(layer: AnalogLinear) -> nn.Linear:
-    linear = nn.Linear(layer.in_features, layer.out_features, layer.bias is not None,
-                       device=layer.weight.device, dtype=layer.weight.dtype)  # fmt: skip
-    linear.weight.copy_(layer.weight)
-    if layer.bias is not None:
-        linear.bias.copy_(layer.bias)
-    linear.train(layer.training)
-    return linear

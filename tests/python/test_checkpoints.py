@@ -178,9 +178,9 @@ def test_the_last_layer_refusing_restores_the_first(tmp_path):
     model = mlp(presets.ambrogio2018())
     source = mlp(presets.ambrogio2018(), seed=7)
     state = source.state_dict()
-    state["2.g_plus_us"] = state["2.g_plus_us"].clone().fill_(float("nan"))
+    state["2.tiles.weight.0.g_plus_us"] = state["2.tiles.weight.0.g_plus_us"].clone().fill_(float("nan"))
     before = snapshot(model)
-    with pytest.raises(ValueError, match=r"2.g_plus_us: expected finite values"):
+    with pytest.raises(ValueError, match=r"2.tiles.weight.0.g_plus_us: expected finite values"):
         load_state_dict(model, state)
     assert_unchanged(model, before)
 
@@ -194,46 +194,49 @@ def corrupt(name, value):
 
 def corrupt_extra(field, value):
     def change(state):
-        extra = dict(state["0._extra_state"])
+        extra = dict(state["0.tiles.weight.0._extra_state"])
         extra[field] = value
-        state["0._extra_state"] = extra
+        state["0.tiles.weight.0._extra_state"] = extra
 
     return change
+
+
+def drop(name):
+    def change(state):
+        del state[name]
+
+    return change
+
+
+T = "0.tiles.weight.0."  # the first layer's tile
 
 
 @pytest.mark.parametrize(
     "change, message",
     [
-        (corrupt("0.g_plus_us", lambda t: t.clone().fill_(float("nan"))), "0.g_plus_us: expected finite values in"),
-        (corrupt("0.g_minus_us", lambda t: t + 100.0), "0.g_minus_us: expected finite values in [0.0, 25.0]"),
-        (corrupt("0.g_plus_us", lambda t: -t - 1.0), "0.g_plus_us: expected finite values in [0.0, 25.0]"),
-        (corrupt("0.v_c", lambda t: t + 5.0), "0.v_c: expected finite values in [0.0, 1.0]"),
-        (corrupt("0.v_c", lambda t: t.double()), "0.v_c: expected a torch.float32 tensor of shape [10, 12]"),
-        (corrupt("0.variation", lambda t: t[..., :2]), "0.variation: expected a torch.int8 tensor of shape [10, 12, 3]"),
-        (corrupt("0.rng_state", lambda t: t.int()), "0.rng_state: expected a torch.int64 tensor of shape [2]"),
-        (corrupt("0.rng_state", torch.zeros(3, dtype=torch.int64)), "0.rng_state: expected a torch.int64 tensor"),
+        (corrupt(T + "g_plus_us", lambda t: t.clone().fill_(float("nan"))), T + "g_plus_us: expected finite values in"),
+        (corrupt(T + "g_minus_us", lambda t: t + 100.0), T + "g_minus_us: expected finite values in [0.0, 25.0]"),
+        (corrupt(T + "g_plus_us", lambda t: -t - 1.0), T + "g_plus_us: expected finite values in [0.0, 25.0]"),
+        (corrupt(T + "v_c", lambda t: t + 5.0), T + "v_c: expected finite values in [0.0, 1.0]"),
+        (corrupt(T + "v_c", lambda t: t.double()), T + "v_c: expected a torch.float32 tensor of shape [10, 12]"),
+        (corrupt(T + "variation", lambda t: t[..., :2]), T + "variation: expected a torch.int8 tensor of shape [10, 12, 3]"),
+        (corrupt(T + "rng_state", lambda t: t.int()), T + "rng_state: expected a torch.int64 tensor of shape [2]"),
+        (corrupt(T + "rng_state", torch.zeros(3, dtype=torch.int64)), T + "rng_state: expected a torch.int64 tensor"),
         (corrupt("0.weight", lambda t: t + 1e-3), "0.weight: does not match the weights its devices hold"),
-        (corrupt("0._extra_state", "garbage"), "expected AnalogLinear state of format 2"),
-        (corrupt_extra("format", 1), "expected AnalogLinear state of format 2"),
-        (corrupt_extra("config", {"mode": "in_situ"}), "expected an AnalogLinear config with the fields"),
-        (corrupt_extra("polarity", 0), "polarity 0 (expected +1 or -1)"),
-        (corrupt_extra("scale_us_per_unit", float("nan")), "scale_us_per_unit nan"),
-        (corrupt_extra("pending_examples", -4), "pending_examples -4"),
-        (corrupt_extra("time_since_programming_s", float("inf")), "time_since_programming_s inf"),
-        (corrupt_extra("counters", {"pulses": 1}), "counters {'pulses': 1}"),
-        (corrupt_extra("device_noise", {"deviation": torch.zeros(3)}), "(expected deviation, variance, bound, forwards)"),
-        (
-            corrupt_extra("device_noise", {"deviation": torch.zeros(2, 2), "variance": None, "bound": torch.tensor(1.0), "forwards": 0}),
-            "device_noise.deviation (expected a float32 tensor of shape [10, 12])",
-        ),
-        (
-            corrupt_extra("device_noise", {"deviation": torch.zeros(10, 12), "variance": -torch.ones(10, 12), "bound": torch.tensor(1.0), "forwards": 0}),
-            "device_noise.variance (expected finite values >= 0.0)",
-        ),
-        (
-            corrupt_extra("device_noise", {"deviation": torch.zeros(10, 12), "variance": None, "bound": torch.tensor(1.0), "forwards": -1}),
-            "device_noise.forwards -1 (expected an int >= 0)",
-        ),
+        (corrupt(T + "_extra_state", "garbage"), "expected the state of a UnitCellTile (format 3)"),
+        (corrupt_extra("format", 1), "expected the state of a UnitCellTile (format 3)"),
+        (corrupt_extra("config", {"mode": "in_situ"}), "expected a UnitCellTile config with the fields"),
+        (corrupt(T + "polarity", torch.tensor(0)), T + "polarity: expected +1 or -1, got 0"),
+        (corrupt(T + "polarity", torch.tensor(3)), T + "polarity: expected finite values in [-1, 1]"),
+        (corrupt(T + "scale_us_per_unit", torch.tensor(float("nan"), dtype=torch.float64)), T + "scale_us_per_unit: expected finite values"),
+        (corrupt(T + "pending_examples", torch.tensor(-4)), T + "pending_examples: expected finite values in [0, 9007199254740992]"),
+        (corrupt(T + "pending_examples", torch.tensor(2**62)), T + "pending_examples: expected finite values in [0, 9007199254740992]"),
+        (corrupt(T + "examples_since_transfer", torch.tensor(10**18)), T + "examples_since_transfer: expected finite values in [0, 7999]"),
+        (corrupt(T + "time_since_programming_s", torch.tensor(float("inf"), dtype=torch.float64)), T + "time_since_programming_s: expected finite"),
+        (corrupt(T + "counters", torch.zeros(3, dtype=torch.float64)), T + "counters: expected a torch.float64 tensor of shape [12]"),
+        (corrupt(T + "counters", lambda t: t - 1.0), T + "counters: expected finite values in [0.0"),
+        (drop(T + "v_c"), "incomplete device state (missing ['v_c'])"),
+        (drop(T + "_extra_state"), "incomplete device state (missing ['_extra_state'])"),
     ],
 )
 def test_a_corrupted_state_dict_is_refused_and_changes_nothing(change, message):
@@ -257,31 +260,32 @@ def test_a_deployed_model_resumes_at_its_time_after_programming(tmp_path, config
 
     resumed = mlp(config, seed=9)  # never programmed
     analogtorch.load_checkpoint(resumed, tmp_path / "deployed.pt")
-    assert resumed[0]._deployed["time_s"] == 86400.0
+    assert float(resumed[0].deployed_tiles["weight"][0].time_s) == 86400.0
     assert all(torch.equal(resumed(x), y) for y in expected)
     analogtorch.set_time(resumed, 3.156e7)  # and it drifts on from there
     assert not torch.equal(resumed(x), expected[0])
 
 
+D = "0.deployed_tiles.weight.0."  # the first layer's deployed tile
+
+
 @pytest.mark.parametrize(
     "field, value, message",
     [
-        ("g_plus", lambda t: t + 100.0, "deployed g_plus (expected finite values in [0.0, 25.0])"),
-        ("nu_minus", lambda t: t[:1], "deployed nu_minus (expected a float32 tensor of shape [10, 12])"),
-        ("time_s", lambda v: -1.0, "deployed time_s -1.0"),
-        ("pcm", lambda v: {**v, "g_max_us": -1.0}, "deployed pcm (g_max_us: expected"),
+        ("g_plus_us", lambda t: t + 100.0, D + "g_plus_us: expected finite values in [0.0, 25.0]"),
+        ("nu_minus", lambda t: t[:1], D + "nu_minus: expected a torch.float32 tensor of shape [10, 12]"),
+        ("time_s", lambda v: torch.tensor(-1.0, dtype=torch.float64), D + "time_s: expected finite values in [0.0, 3200000000.0]"),
+        ("_extra_state", lambda v: {**v, "pcm": {**v["pcm"], "g_max_us": -1.0}}, "deployed pcm (g_max_us: expected"),
     ],
 )
 def test_a_corrupted_deployment_is_refused(field, value, message):
     model = mlp(presets.hardware_aware())
     analogtorch.program(model)
     state = copy.deepcopy(model.state_dict())
-    deployed = dict(state["0._extra_state"]["deployed"])
-    deployed[field] = value(deployed[field])
-    state["0._extra_state"] = {**state["0._extra_state"], "deployed": deployed}
+    state[D + field] = value(state[D + field])
     fresh = mlp(presets.hardware_aware(), seed=4)
     before = snapshot(fresh)
     with pytest.raises(ValueError, match=re.escape(message)):
         fresh.load_state_dict(state)
     assert_unchanged(fresh, before)
-    assert fresh[0]._deployed is None
+    assert not fresh[0].programmed

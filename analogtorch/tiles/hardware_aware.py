@@ -1,0 +1,107 @@
+"""``HardwareAwareTile``: digital master weights read as freshly programmed, drifting PCM would hold
+them (``HardwareAwareConfig``; docs/physics.md section 4, after Joshi et al. 2020)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .. import _ops as ops
+from ..config import PCMDevice
+from ..presets import HardwareAwareConfig
+from .base import Tile
+from .periphery import array_read
+
+__all__ = ["HardwareAwareTile", "programmable_range_us"]
+
+
+def programmable_range_us(pcm: PCMDevice) -> float:
+    """The conductance the largest weight is mapped to: target_clip_us in closed loop, G_max open."""
+    return pcm.target_clip_us if pcm.programming == "closed_loop" else pcm.g_max_us
+
+
+class HardwareAwareTile(Tile):
+    """In training, every forward programs the clipped weights into fresh PCM pairs and reads them at
+    a random time of the training window (programming noise, drift, global drift compensation, read
+    noise per input vector), through the converters; gradients pass straight through the device
+    noise (clipping passes none beyond its bound). In eval, the weights are read through the
+    converters only. A fresh device every ``device_noise_every`` forwards: in between, the last
+    draw's deviation is added to the current weights (kept in buffers: a resume is bit-identical)."""
+
+    config_class = HardwareAwareConfig
+
+    def __init__(self, out_features, in_features, config, device=None):
+        super().__init__(out_features, in_features, config, device)
+        shape = (out_features, in_features)
+        if config.device_noise_every > 1:
+            factory = {"device": device, "dtype": torch.float32}
+            self.register_buffer("noise_deviation", torch.zeros(shape, **factory))
+            self.register_buffer("noise_variance", torch.zeros(shape, **factory))
+            self.register_buffer("noise_bound", torch.zeros((), **factory))
+            # Forwards that used the last draw; device_noise_every: a draw is due.
+            self.register_buffer("noise_forwards", torch.full((), config.device_noise_every, dtype=torch.int64, device=device))
+
+    def read(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        config = self.config
+        rng = self._rng()
+        if not self.training:
+            y = array_read(x, weight, rng, config.periphery)
+            self._advance_rng()
+            self._count_reads(x.shape[0], training=False)
+            return y
+        reuse = config.device_noise_every > 1 and not torch.compiler.is_compiling()
+        if reuse and int(self.noise_forwards) < config.device_noise_every:
+            deviation, variance, bound = self.noise_deviation, self.noise_variance, self.noise_bound
+            draw_rng, uses = None, 1
+        else:
+            draw_rng, uses = rng.clone(), 2
+            draw_rng[1] += 1
+            deviation, variance, bound = self._draw_device_noise(weight, draw_rng)
+        # Clipping passes no gradient beyond the bound; the device noise passes it straight through.
+        noisy = torch.clamp(weight, -bound, bound) + deviation
+        y = array_read(x, noisy, rng, config.periphery, variance=variance if config.pcm.read_noise else None)
+        # Commit only after the read succeeded: a refused forward leaves the tile as it was.
+        self._advance_rng(uses)
+        if reuse:
+            if draw_rng is not None:
+                self.noise_deviation.copy_(deviation)
+                self.noise_variance.copy_(variance)
+                self.noise_bound.copy_(bound)
+                self.noise_forwards.zero_()
+            self.noise_forwards += 1
+        self._count_reads(x.shape[0], training=False)
+        return y
+
+    @torch.no_grad()
+    def _draw_device_noise(self, weight: torch.Tensor, rng: torch.Tensor):
+        """Programs the clipped weights into fresh PCM pairs and reads them at a random time of the
+        training window: their deviation from the clipped weights, the variance of their read noise
+        (network units), and the clip bound. Tensor operations only (no host synchronisation)."""
+        config = self.config
+        pcm = config.pcm
+        detached = weight.detach().float()
+        if detached.numel() > 1:
+            bound = config.weight_clip_sigmas * detached.std()
+        else:
+            bound = detached.new_full((), torch.finfo(torch.float32).max)
+        clipped = torch.clamp(detached, -bound, bound)
+        # uS per network unit: the largest weight uses the programmable range (docs/physics.md section 2).
+        largest = clipped.abs().amax().clamp(min=1e-12) if clipped.numel() else clipped.new_ones(())
+        scale = programmable_range_us(pcm) / largest
+        window = (max(config.train_time_min_s, 1e-9), max(config.train_time_max_s, 1e-9)) if pcm.drift else (0.0, 0.0)
+        mean_us, variance_us2, _ = ops.hardware_aware_read(clipped * scale, rng, pcm, time_min_s=window[0], time_max_s=window[1])
+        # Global drift compensation: one scalar restores the mean weight magnitude.
+        gain = clipped.abs().mean() / (mean_us / scale).abs().mean().clamp(min=1e-12)
+        variance = variance_us2 * (gain / scale).square()
+        return mean_us * (gain / scale) - clipped, variance, bound
+
+    def _state_spec(self):
+        spec = super()._state_spec()
+        if self.config.device_noise_every > 1:
+            shape = [self.out_features, self.in_features]
+            spec["noise_deviation"] = (torch.float32, shape, (-1e30, 1e30))
+            spec["noise_variance"] = (torch.float32, shape, (0.0, 1e30))
+            spec["noise_bound"] = (torch.float32, [], (0.0, torch.finfo(torch.float32).max))
+            spec["noise_forwards"] = (torch.int64, [], (0, self.config.device_noise_every))
+        return spec

@@ -1,0 +1,358 @@
+"""Tiles whose devices hold the weights and learn in situ (``AnalogSGD`` updates them):
+
+- :class:`UnitCellTile` (``UnitCellConfig``): 2PCM + 3T1C unit cells, capacitor updates, transfers
+  into PCM, polarity inversion (Ambrogio et al. 2018; docs/physics.md section 1).
+- :class:`PCMPairTile` (``PCMPairConfig``): a bare PCM pair per weight trained with partial-SET
+  pulses and occasional refresh (the paper's foil, after Burr et al. 2015).
+
+The layer's weight parameter is the cached effective weight of the devices: the update kernels
+rewrite it in the same pass as the devices, so a forward is a GEMM, not a pass over the cells.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .. import _ops as ops
+from ..config import PCMDevice
+from ..presets import PCMPairConfig, UnitCellConfig
+from .base import MAX_COUNT, Tile
+from .periphery import array_read
+
+__all__ = ["InSituTile", "PCMPairTile", "UnitCellTile"]
+
+# The devices' read-noise variance is computed at this time after programming and scaled to the time
+# since the last transfer (the 1/f noise grows as sqrt(ln((t + t_r) / (2 t_r))), docs/physics.md section 2).
+_VARIANCE_REFERENCE_S = 1.0
+
+
+def _read_noise_growth(time_s: torch.Tensor | float, pcm: PCMDevice):
+    """sqrt(ln((t + t_r) / (2 t_r))), 0 before t_r (pcm::read_time in pcm.h), on tensors or floats."""
+    if isinstance(time_s, torch.Tensor):
+        return torch.log((time_s + pcm.t_read_s) / (2.0 * pcm.t_read_s)).clamp(min=0.0).sqrt()
+    return math.sqrt(max(math.log((time_s + pcm.t_read_s) / (2.0 * pcm.t_read_s)), 0.0))
+
+
+class InSituTile(Tile):
+    """What both in-situ kinds share: a PCM pair per weight, the weight-to-uS scale, the examples
+    read since the last update, the time since the pairs were programmed, and the PCM read noise of
+    every read (forward and the backward's transposed read)."""
+
+    holds_weights = True
+
+    def __init__(self, out_features, in_features, config, device=None):
+        super().__init__(out_features, in_features, config, device)
+        if device is not None and torch.device(device).type == "meta":
+            raise ValueError(f"device: a {type(self).__name__} programs its devices when built; it needs a real device, got meta")
+        shape = (out_features, in_features)
+        state = {"device": device, "dtype": torch.float32}
+        scalar64 = {"device": device, "dtype": torch.float64}
+        self.register_buffer("g_plus_us", torch.zeros(shape, **state))
+        self.register_buffer("g_minus_us", torch.zeros(shape, **state))
+        self.register_buffer("scale_us_per_unit", torch.ones((), **scalar64))
+        self.register_buffer("time_since_programming_s", torch.zeros((), **scalar64))
+        # Input vectors read in training since the last update: the examples the next update trains on.
+        self.register_buffer("pending_examples", torch.zeros((), dtype=torch.int64, device=device))
+        self._read_variance_base: torch.Tensor | None = None
+
+    @property
+    def pcm(self) -> PCMDevice:
+        raise NotImplementedError
+
+    @property
+    def gain_f(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def weight_range_fraction(self) -> float:
+        raise NotImplementedError
+
+    # --- reads ------------------------------------------------------------------------------------
+
+    def read(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        training = self.training and torch.is_grad_enabled()
+        rng = self._rng()
+        y = array_read(x, weight, rng, self.config.periphery, variance=self._read_variance(), transposed_read_noise=training)
+        # Commit only after the read succeeded: a refused forward leaves the tile as it was.
+        self._advance_rng()
+        self._count_reads(x.shape[0], training=training)
+        if training:  # examples that will reach an update
+            self.pending_examples += x.shape[0]
+        return y
+
+    def _read_variance(self) -> torch.Tensor | None:
+        """The variance of each weight's PCM read (network units^2) at the time since the pairs were
+        programmed; None without read noise. Within a transfer interval (milliseconds) the devices
+        do not drift (t0 = 20 s). The 3T1C capacitor's read is taken as noiseless: no public figure."""
+        pcm = self.pcm
+        if not pcm.read_noise:
+            return None
+        base = None if torch.compiler.is_compiling() else self._read_variance_base
+        if base is None:
+            kwargs = {"g_max_us": pcm.g_max_us, "t0_s": pcm.t0_s, "t_read_s": pcm.t_read_s}
+            no_drift = torch.zeros_like(self.g_plus_us)
+            _, plus = ops.pcm_read_moments(self.g_plus_us, no_drift, _VARIANCE_REFERENCE_S, **kwargs)
+            _, minus = ops.pcm_read_moments(self.g_minus_us, no_drift, _VARIANCE_REFERENCE_S, **kwargs)
+            base = (plus + minus) * (self.gain_f / self.scale_us_per_unit).square().float()
+            if not torch.compiler.is_compiling():
+                self._read_variance_base = base
+        growth = _read_noise_growth(self.time_since_programming_s, pcm) / _read_noise_growth(_VARIANCE_REFERENCE_S, pcm)
+        return base * growth.square().float()
+
+    def _invalidate_caches(self) -> None:
+        self._read_variance_base = None
+
+    # --- programming --------------------------------------------------------------------------
+
+    def _program_pairs(self, weight_us: torch.Tensor, pcm: PCMDevice, rng: torch.Tensor):
+        """Programs PCM pairs to hold ``weight_us`` (uS of G+ - G-); returns the G+ and G- results
+        and the (pulses, iterations) of the devices that did work.
+
+        Closed loop (program-and-verify from RESET): the device on each weight's side is programmed
+        to |w| + g_reset, so that the RESET partner's g_reset cancels; open loop: G+ = max(w, 0),
+        G- = max(-w, 0), both with programming noise. The devices of cell i are 2i and 2i+1, as in
+        the transfer kernel.
+        """
+        weight_us = weight_us.contiguous()
+        closed = pcm.programming == "closed_loop"
+        offset = pcm.g_reset_us if closed else 0.0
+        plus = ops.pcm_program(weight_us.clamp(min=0) + offset, rng, pcm, device_stride=2, device_offset=0)
+        minus = ops.pcm_program((-weight_us).clamp(min=0) + offset, rng, pcm, device_stride=2, device_offset=1)
+        if closed:  # the zero side stays RESET and did no work
+            positive = weight_us > 0
+            plus = plus._replace(conductance_us=torch.where(positive, plus.conductance_us, offset))
+            minus = minus._replace(conductance_us=torch.where(positive, offset, minus.conductance_us))
+            used = (positive, ~positive)
+        else:
+            used = (torch.ones_like(weight_us, dtype=torch.bool),) * 2
+        pulses = sum(result.pulses[mask].sum(dtype=torch.int64) for result, mask in zip((plus, minus), used))
+        iterations = sum(result.iterations[mask].sum(dtype=torch.int64) for result, mask in zip((plus, minus), used))
+        return plus, minus, pulses, iterations
+
+    @torch.no_grad()
+    def initialize(self, weight: torch.Tensor) -> None:
+        """Maps ``weight`` onto fresh devices (the largest weight uses ``weight_range_fraction`` of
+        the pair's programmable range F * target_clip_us) and writes what they hold into it."""
+        pcm = self.pcm
+        largest = weight.abs().max().item() if weight.numel() else 0.0
+        scale = self.weight_range_fraction * self.gain_f * pcm.target_clip_us / max(largest, 1e-12)
+        self.scale_us_per_unit.fill_(scale)
+        target_us = weight.float() * scale / self.gain_f
+        rng = self._rng()
+        plus, minus, pulses, iterations = self._program_pairs(target_us, pcm, rng)
+        self._advance_rng()
+        self.g_plus_us.copy_(plus.conductance_us)
+        self.g_minus_us.copy_(minus.conductance_us)
+        self._initialize_cells(target_us.shape)
+        self.time_since_programming_s.zero_()
+        self.pending_examples.zero_()
+        self._count("programming_pulses", pulses)
+        self._count("programming_iterations", iterations)
+        self._invalidate_caches()
+        weight.copy_(self.device_weight())
+
+    def _initialize_cells(self, shape) -> None:
+        """Kind-specific state at programming time."""
+
+    # --- updates ------------------------------------------------------------------------------
+
+    def _delta_us(self, delta_weight: torch.Tensor) -> torch.Tensor:
+        return (delta_weight.float() * self.scale_us_per_unit.float()).contiguous()
+
+    def check_update(self, delta_weight: torch.Tensor) -> None:
+        if tuple(delta_weight.shape) != (self.out_features, self.in_features):
+            raise ValueError(f"delta_weight: expected shape {[self.out_features, self.in_features]}, got {list(delta_weight.shape)}")
+        if not torch.isfinite(self._delta_us(delta_weight)).all():
+            raise ValueError(
+                f"{type(self).__name__}: the requested weight change holds NaN or Inf (or overflows in uS); "
+                "the device state is untouched"
+            )
+
+    def _start_update(self) -> tuple[int, float]:
+        """The examples the update trains on and their simulated time; counts the update."""
+        examples = int(self.pending_examples)
+        self.pending_examples.zero_()
+        elapsed_s = examples * self.seconds_per_example_s
+        self._count("examples", examples)
+        self._count("updates", 1)
+        self._count("simulated_seconds", elapsed_s)
+        return examples, elapsed_s
+
+    seconds_per_example_s: float = 1e-6
+
+    def _state_spec(self):
+        spec = super()._state_spec()
+        shape = [self.out_features, self.in_features]
+        g_max = self.pcm.g_max_us
+        spec["g_plus_us"] = spec["g_minus_us"] = (torch.float32, shape, (0.0, g_max))
+        spec["scale_us_per_unit"] = (torch.float64, [], (1e-30, 1e30))
+        spec["time_since_programming_s"] = (torch.float64, [], (0.0, 1e30))
+        spec["pending_examples"] = (torch.int64, [], (0, MAX_COUNT))
+        return spec
+
+    def weight_held_by(self, incoming: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The weight an incoming (validated) device state holds; None when it is incomplete."""
+        raise NotImplementedError
+
+
+class UnitCellTile(InSituTile):
+    """2PCM + 3T1C unit cells: W = (F (G+ - G-) + p (g(V_C) - g_shared)) / scale (docs/physics.md
+    section 1). Updates pulse the capacitors (with leakage over the examples' simulated time); every
+    ``transfer_every`` examples the weight moves into the PCM pair and the polarity p flips."""
+
+    config_class = UnitCellConfig
+
+    def __init__(self, out_features, in_features, config, device=None):
+        super().__init__(out_features, in_features, config, device)
+        shape = (out_features, in_features)
+        self.register_buffer("v_c", torch.full(shape, config.unit_cell.capacitor.v_init_v, device=device))
+        self.register_buffer("variation", torch.zeros((*shape, 3), device=device, dtype=torch.int8))
+        self.register_buffer("polarity", torch.ones((), dtype=torch.int64, device=device))
+        self.register_buffer("examples_since_transfer", torch.zeros((), dtype=torch.int64, device=device))
+        self.seconds_per_example_s = config.unit_cell.capacitor.seconds_per_example_s
+
+    @property
+    def pcm(self) -> PCMDevice:
+        return self.config.unit_cell.pcm
+
+    @property
+    def gain_f(self) -> float:
+        return self.config.unit_cell.gain_f
+
+    @property
+    def weight_range_fraction(self) -> float:
+        return self.config.unit_cell.weight_range_fraction
+
+    def _initialize_cells(self, shape) -> None:
+        self.v_c.fill_(self.config.unit_cell.capacitor.v_init_v)
+        rng = self._rng()
+        self.variation.copy_(ops.cell_variation(rng, tuple(shape)))
+        self._advance_rng()
+        self.polarity.fill_(1)
+        self.examples_since_transfer.zero_()
+
+    def device_weight(self) -> torch.Tensor:
+        return self._weight_of(self.g_plus_us, self.g_minus_us, self.v_c, self.variation, int(self.polarity), float(self.scale_us_per_unit))
+
+    def _weight_of(self, g_plus, g_minus, v_c, variation, polarity: int, scale: float) -> torch.Tensor:
+        cell = self.config.unit_cell
+        return ops.unit_cell_weight(g_plus, g_minus, v_c, variation, polarity, gain_f=cell.gain_f,
+                                    scale_us_per_unit=scale, capacitor=cell.capacitor)  # fmt: skip
+
+    def weight_held_by(self, incoming):
+        names = ("g_plus_us", "g_minus_us", "v_c", "variation", "polarity", "scale_us_per_unit")
+        if any(name not in incoming for name in names):
+            return None
+        return self._weight_of(*(incoming[name] for name in names[:4]), int(incoming["polarity"]), float(incoming["scale_us_per_unit"]))
+
+    @torch.no_grad()
+    def update(self, delta_weight: torch.Tensor, weight: torch.Tensor) -> None:
+        """Capacitor pulses for the requested change (network units) and leakage over the examples
+        read since the last update, then a transfer when due; ``weight`` is rewritten in place."""
+        self.check_update(delta_weight)
+        cell = self.config.unit_cell
+        examples, elapsed_s = self._start_update()
+        rng = self._rng()
+        pulses = ops.capacitor_step_(
+            self.v_c, weight, self.g_plus_us, self.g_minus_us, self.variation, self._delta_us(delta_weight), rng,
+            int(self.polarity), elapsed_s=elapsed_s, gain_f=cell.gain_f,
+            scale_us_per_unit=float(self.scale_us_per_unit), capacitor=cell.capacitor,
+        )  # fmt: skip
+        self._advance_rng()
+        self.time_since_programming_s += elapsed_s
+        self.examples_since_transfer += examples
+        self._count("pulses", pulses.abs().sum(dtype=torch.int64))
+        if int(self.examples_since_transfer) >= cell.transfer_every:
+            self._transfer(weight)
+
+    @torch.no_grad()
+    def _transfer(self, weight: torch.Tensor) -> None:
+        """Moves every cell's weight into its PCM pair (the Nature 2018 transfer) and flips the
+        capacitor polarity when polarity inversion is on."""
+        cell = self.config.unit_cell
+        polarity = int(self.polarity)
+        next_polarity = -polarity if cell.polarity_inversion else polarity
+        rng = self._rng()
+        result = ops.transfer(
+            self.g_plus_us, self.g_minus_us, self.v_c, self.variation, rng, polarity,
+            next_polarity=next_polarity, gain_f=cell.gain_f, offset_us=cell.offset_us,
+            time_since_programming_s=float(self.time_since_programming_s), pcm=cell.pcm, capacitor=cell.capacitor,
+            keep_weight=cell.transfer_keeps_weight,
+        )  # fmt: skip
+        self._advance_rng()
+        self.g_plus_us.copy_(result.g_plus_us)
+        self.g_minus_us.copy_(result.g_minus_us)
+        self.v_c.copy_(result.v_c)
+        self.polarity.fill_(next_polarity)
+        self.examples_since_transfer -= cell.transfer_every  # keep the schedule: every transfer_every examples
+        self.time_since_programming_s.zero_()
+        self._invalidate_caches()
+        self._count("transfers", 1)
+        self._count("programming_pulses", result.pulses.sum(dtype=torch.int64))
+        self._count("programming_iterations", result.iterations.sum(dtype=torch.int64))
+        weight.copy_(self.device_weight())
+
+    def _state_spec(self):
+        spec = super()._state_spec()
+        shape = [self.out_features, self.in_features]
+        cap = self.config.unit_cell.capacitor
+        spec["v_c"] = (torch.float32, shape, (cap.v_min_v, cap.v_max_v))
+        spec["variation"] = (torch.int8, [*shape, 3], None)
+        spec["polarity"] = (torch.int64, [], (-1, 1))
+        spec["examples_since_transfer"] = (torch.int64, [], (0, self.config.unit_cell.transfer_every - 1))
+        return spec
+
+    def check_incoming(self, state_dict, prefix):
+        incoming = super().check_incoming(state_dict, prefix)
+        if "polarity" in incoming and int(incoming["polarity"]) == 0:
+            raise ValueError(f"state_dict: {prefix}polarity: expected +1 or -1, got 0 (a corrupted checkpoint?)")
+        return incoming
+
+
+class PCMPairTile(InSituTile):
+    """A bare PCM pair per weight, W = F (G+ - G-) / scale: a positive update is partial-SET pulses on
+    G+, a negative one on G-; a pair with a device near G_max is RESET and its difference
+    re-programmed onto one device (refresh)."""
+
+    config_class = PCMPairConfig
+
+    @property
+    def pcm(self) -> PCMDevice:
+        return self.config.pcm
+
+    @property
+    def gain_f(self) -> float:
+        return self.config.gain_f
+
+    @property
+    def weight_range_fraction(self) -> float:
+        return self.config.weight_range_fraction
+
+    def device_weight(self) -> torch.Tensor:
+        return self.gain_f * (self.g_plus_us - self.g_minus_us) / self.scale_us_per_unit.float()
+
+    def weight_held_by(self, incoming):
+        if any(name not in incoming for name in ("g_plus_us", "g_minus_us", "scale_us_per_unit")):
+            return None
+        return self.gain_f * (incoming["g_plus_us"] - incoming["g_minus_us"]) / incoming["scale_us_per_unit"].float()
+
+    @torch.no_grad()
+    def update(self, delta_weight: torch.Tensor, weight: torch.Tensor) -> None:
+        self.check_update(delta_weight)
+        config = self.config
+        _, elapsed_s = self._start_update()
+        rng = self._rng()
+        pulses, refreshed = ops.pcm_pair_step_(
+            self.g_plus_us, self.g_minus_us, weight, self._delta_us(delta_weight), rng,
+            gain_f=config.gain_f, scale_us_per_unit=float(self.scale_us_per_unit),
+            amplitude=config.update_amplitude, max_pulses=config.update_max_pulses,
+            refresh_us=config.refresh_fraction * config.pcm.g_max_us, pcm=config.pcm,
+        )  # fmt: skip
+        self._advance_rng()
+        self._invalidate_caches()
+        # The pairs are pulsed, not reprogrammed: their read noise keeps growing with training time.
+        self.time_since_programming_s += elapsed_s
+        self._count("pulses", pulses.abs().sum(dtype=torch.int64))
+        self._count("refreshes", refreshed.sum(dtype=torch.int64))
