@@ -286,7 +286,9 @@ class UnitCellTile(InSituTile):
         self.g_minus_us.copy_(result.g_minus_us)
         self.v_c.copy_(result.v_c)
         self.polarity.fill_(next_polarity)
-        self.examples_since_transfer -= cell.transfer_every  # keep the schedule: every transfer_every examples
+        # Keep the schedule (every transfer_every examples); an update that covered more than one
+        # interval transfers once.
+        self.examples_since_transfer.remainder_(cell.transfer_every)
         self.time_since_programming_s.zero_()
         self._invalidate_caches()
         self._count("transfers", 1)
