@@ -50,9 +50,8 @@ from analogtorch.checkpoint import load_state_dict
 from analogtorch.compare import _apply_overrides
 from analogtorch.config import Capacitor3T1C, PCMDevice, Periphery, UnitCell, replace
 from analogtorch.data import load_idx, load_image_dataset
-from analogtorch.nn.linear import _STATE_FORMAT
 from analogtorch.optim import AnalogSGD
-from analogtorch.presets import AnalogConfig
+from analogtorch.presets import AnalogConfig, HardwareAwareConfig, PCMPairConfig, UnitCellConfig
 
 CATEGORIES = ("shapes", "dtypes", "devices", "configs", "values", "files")
 
@@ -176,7 +175,7 @@ def load_state_of(source: nn.Module, target: nn.Module) -> None:
 def load_state_with_extra(extra: object) -> None:
     target = layer()
     state = target.state_dict()
-    state["_extra_state"] = extra
+    state["tiles.weight.0._extra_state"] = extra
     target.load_state_dict(state)
 
 
@@ -187,7 +186,8 @@ def load_changed(
     holds the layer's own buffers)."""
     target = layer(presets.ambrogio2018() if config is None else config)
     state = copy.deepcopy(target.state_dict())
-    state[name] = change(state[name])
+    key = name if name == "weight" else "tiles.weight.0." + name
+    state[key] = change(state[key])
     target.load_state_dict(state)
 
 
@@ -649,29 +649,31 @@ BAD_INPUTS = [
     BadInput("configs", lambda: frozen_write(UnitCell(), "gain_f", 1.0), dataclasses.FrozenInstanceError, "cannot assign to field 'gain_f'"),
     BadInput("configs", lambda: frozen_write(UnitCell(), "pcm", PCMDevice()), dataclasses.FrozenInstanceError, "cannot assign to field 'pcm'"),
     BadInput("configs", lambda: frozen_write(Periphery(), "in_bits", 4), dataclasses.FrozenInstanceError, "cannot assign to field 'in_bits'"),
-    BadInput("configs", lambda: frozen_write(presets.ideal(), "mode", "in_situ"), dataclasses.FrozenInstanceError, "cannot assign to field 'mode'"),
+    BadInput("configs", lambda: frozen_write(presets.ideal(), "seed", 3), dataclasses.FrozenInstanceError, "cannot assign to field 'seed'"),
 
-    # --- AnalogConfig and the presets -------------------------------------------------------------
-    BadInput("configs", lambda: AnalogConfig(mode="digital"), ValueError, "mode: expected one of ('ideal', 'hardware_aware', 'in_situ', 'pcm_only'), got 'digital'"),
-    BadInput("configs", lambda: AnalogConfig(mode=3), TypeError, "mode: expected a str, one of"),
-    BadInput("configs", lambda: AnalogConfig(unit_cell=PCMDevice()), TypeError, "unit_cell: expected a UnitCell, got PCMDevice"),
-    BadInput("configs", lambda: AnalogConfig(periphery=None), TypeError, "periphery: expected a Periphery, got NoneType"),
-    BadInput("configs", lambda: AnalogConfig(train_time_min_s=-1.0), ValueError, "train_time_min_s: expected a finite number >= 0, got -1.0"),
-    BadInput("configs", lambda: AnalogConfig(train_time_max_s=float("inf")), ValueError, "train_time_max_s: expected a finite number >= 0, got inf"),
-    BadInput("configs", lambda: AnalogConfig(train_time_min_s=10.0, train_time_max_s=1.0), ValueError, "train_time_max_s: expected >= train_time_min_s (10.0), got 1.0"),
-    BadInput("configs", lambda: AnalogConfig(weight_clip_sigmas=0.0), ValueError, "weight_clip_sigmas: expected a finite number > 0, got 0.0"),
-    BadInput("configs", lambda: AnalogConfig(pcm_update_amplitude=1.5), ValueError, "pcm_update_amplitude: expected a finite number in (0, 1], got 1.5"),
-    BadInput("configs", lambda: AnalogConfig(pcm_update_max_pulses=0), ValueError, "pcm_update_max_pulses: expected an int in [1, 127], got 0"),
-    BadInput("configs", lambda: AnalogConfig(pcm_update_max_pulses=128), ValueError, "pcm_update_max_pulses: expected an int in [1, 127], got 128"),
-    BadInput("configs", lambda: AnalogConfig(pcm_refresh_fraction=1.0), ValueError, "pcm_refresh_fraction: expected a finite number in (0, 1), got 1.0"),
-    BadInput("configs", lambda: AnalogConfig(drift_compensation=1), TypeError, "drift_compensation: expected a bool, got int 1"),
-    BadInput("configs", lambda: AnalogConfig(seed=2**64), ValueError, "seed: expected an int in [-9223372036854775808, 18446744073709551615], got 18446744073709551616"),
-    BadInput("configs", lambda: AnalogConfig(seed=-(2**63) - 1), ValueError, "seed: expected an int in [-9223372036854775808, 18446744073709551615]"),
-    BadInput("configs", lambda: AnalogConfig(seed=1.5), TypeError, "seed: expected an int, got float 1.5"),
+    # --- the tile configurations and the presets --------------------------------------------------
+    BadInput("configs", lambda: AnalogConfig(), TypeError, "AnalogConfig: build one of its tile kinds (IdealConfig, HardwareAwareConfig, UnitCellConfig, PCMPairConfig)"),
+    BadInput("configs", lambda: UnitCellConfig(unit_cell=PCMDevice()), TypeError, "unit_cell: expected a UnitCell, got PCMDevice"),
+    BadInput("configs", lambda: HardwareAwareConfig(pcm=UnitCell()), TypeError, "pcm: expected a PCMDevice, got UnitCell"),
+    BadInput("configs", lambda: HardwareAwareConfig(periphery=None), TypeError, "periphery: expected a Periphery, got NoneType"),
+    BadInput("configs", lambda: HardwareAwareConfig(train_time_min_s=-1.0), ValueError, "train_time_min_s: expected a finite number >= 0, got -1.0"),
+    BadInput("configs", lambda: HardwareAwareConfig(train_time_max_s=float("inf")), ValueError, "train_time_max_s: expected a finite number >= 0, got inf"),
+    BadInput("configs", lambda: HardwareAwareConfig(train_time_min_s=10.0, train_time_max_s=1.0), ValueError, "train_time_max_s: expected >= train_time_min_s (10.0), got 1.0"),
+    BadInput("configs", lambda: HardwareAwareConfig(weight_clip_sigmas=0.0), ValueError, "weight_clip_sigmas: expected a finite number > 0, got 0.0"),
+    BadInput("configs", lambda: PCMPairConfig(update_amplitude=1.5), ValueError, "update_amplitude: expected a finite number in (0, 1], got 1.5"),
+    BadInput("configs", lambda: PCMPairConfig(update_max_pulses=0), ValueError, "update_max_pulses: expected an int in [1, 127], got 0"),
+    BadInput("configs", lambda: PCMPairConfig(update_max_pulses=128), ValueError, "update_max_pulses: expected an int in [1, 127], got 128"),
+    BadInput("configs", lambda: PCMPairConfig(refresh_fraction=1.0), ValueError, "refresh_fraction: expected a finite number in (0, 1), got 1.0"),
+    BadInput("configs", lambda: UnitCellConfig(drift_compensation=1), TypeError, "drift_compensation: expected a bool, got int 1"),
+    BadInput("configs", lambda: UnitCellConfig(seed=2**64), ValueError, "seed: expected an int in [-9223372036854775808, 18446744073709551615], got 18446744073709551616"),
+    BadInput("configs", lambda: PCMPairConfig(seed=-(2**63) - 1), ValueError, "seed: expected an int in [-9223372036854775808, 18446744073709551615]"),
+    BadInput("configs", lambda: HardwareAwareConfig(seed=1.5), TypeError, "seed: expected an int, got float 1.5"),
     BadInput("configs", lambda: presets.hardware_aware(out_noise=-1.0), ValueError, "out_noise: expected a finite number >= 0, got -1.0"),
     BadInput("configs", lambda: presets.hardware_aware(train_time_max_s=0.5), ValueError, "train_time_max_s: expected >= train_time_min_s (1.0), got 0.5"),
+    BadInput("configs", lambda: presets.hardware_aware(transfer_every=5), TypeError, "transfer_every: not a field of HardwareAwareConfig"),
     BadInput("configs", lambda: presets.ambrogio2018(transfer_every=0), ValueError, "transfer_every: expected an int >= 1, got 0"),
     BadInput("configs", lambda: presets.ambrogio2018(polarity_inversion="yes"), TypeError, "polarity_inversion: expected a bool, got str 'yes'"),
+    BadInput("configs", lambda: presets.pcm_only(nope=1), TypeError, "got an unexpected keyword argument 'nope'"),
 
     # --- AnalogLinear: construction ---------------------------------------------------------------
     BadInput("dtypes", lambda: AnalogLinear(4.0, 2), TypeError, "in_features: expected an int, got float"),
@@ -679,15 +681,15 @@ BAD_INPUTS = [
     BadInput("dtypes", lambda: AnalogLinear(4, "2"), TypeError, "out_features: expected an int, got str"),
     BadInput("shapes", lambda: AnalogLinear(-1, 2), ValueError, "in_features: expected an int >= 0, got -1"),
     BadInput("shapes", lambda: AnalogLinear(4, -3), ValueError, "out_features: expected an int >= 0, got -3"),
-    BadInput("dtypes", lambda: AnalogLinear(4, 2, dtype=torch.float64), ValueError, "dtype: the hardware_aware mode simulates float32 devices, got torch.float64"),
-    BadInput("dtypes", lambda: AnalogLinear(4, 2, dtype=torch.float16, config=presets.ambrogio2018()), ValueError, "dtype: the in_situ mode simulates float32 devices, got torch.float16"),
-    BadInput("dtypes", lambda: AnalogLinear(4, 2, dtype=torch.bfloat16, config=presets.pcm_only()), ValueError, "dtype: the pcm_only mode simulates float32 devices, got torch.bfloat16"),
+    BadInput("dtypes", lambda: AnalogLinear(4, 2, dtype=torch.float64), ValueError, "dtype: HardwareAware layers simulate float32 devices and return the input's dtype, got torch.float64"),
+    BadInput("dtypes", lambda: AnalogLinear(4, 2, dtype=torch.float16, config=presets.ambrogio2018()), ValueError, "dtype: UnitCell layers simulate float32 devices"),
+    BadInput("dtypes", lambda: AnalogLinear(4, 2, dtype=torch.bfloat16, config=presets.pcm_only()), ValueError, "dtype: PCMPair layers simulate float32 devices"),
     BadInput("configs", lambda: AnalogLinear(4, 2, config="ideal"), TypeError, "config: expected an analogtorch.presets.AnalogConfig, got str"),
     BadInput("configs", lambda: AnalogLinear(4, 2, config=UnitCell()), TypeError, "config: expected an analogtorch.presets.AnalogConfig, got UnitCell"),
     # torch's own parsing of the device string
     BadInput("devices", lambda: AnalogLinear(4, 2, device="nope"), RuntimeError, "device type at start of device string: nope"),
-    BadInput("devices", lambda: AnalogLinear(4, 2, device="meta", config=presets.ambrogio2018()), ValueError, "device: the in_situ mode programs its devices when built; it needs a real device, got meta"),
-    BadInput("devices", lambda: AnalogLinear(4, 2, device="meta", config=presets.pcm_only()), ValueError, "device: the pcm_only mode programs its devices when built"),
+    BadInput("devices", lambda: AnalogLinear(4, 2, device="meta", config=presets.ambrogio2018()), ValueError, "device: a UnitCellTile programs its devices when built; it needs a real device, got meta"),
+    BadInput("devices", lambda: AnalogLinear(4, 2, device="meta", config=presets.pcm_only()), ValueError, "device: a PCMPairTile programs its devices when built"),
 
     # --- AnalogLinear: forward --------------------------------------------------------------------
     BadInput("shapes", lambda: layer()(torch.rand(3, 5)), ValueError, "input: expected shape [*, 4], got [3, 5]"),
@@ -695,55 +697,60 @@ BAD_INPUTS = [
     BadInput("shapes", lambda: layer()(torch.rand(3, 0)), ValueError, "input: expected shape [*, 4], got [3, 0]"),
     BadInput("shapes", lambda: layer(presets.ideal())(torch.rand(4, 3)), ValueError, "input: expected shape [*, 4], got [4, 3]"),
     BadInput("shapes", lambda: layer(presets.ambrogio2018())(torch.rand(2, 3, 5)), ValueError, "input: expected shape [*, 4], got [2, 3, 5]"),
-    BadInput("shapes", lambda: programmed()(torch.rand(3, 5)), ValueError, "input: expected shape [*, 4], got [3, 5]"),
+    BadInput("shapes", lambda: eval_forward(programmed(), torch.rand(3, 5)), ValueError, "input: expected shape [*, 4], got [3, 5]"),
     BadInput("dtypes", lambda: layer()([1.0, 2.0, 3.0, 4.0]), TypeError, "input: expected a Tensor, got list"),
     BadInput("dtypes", lambda: layer()(torch.ones(3, 4, dtype=torch.int64)), TypeError, "input: expected a floating-point tensor, got torch.int64"),
     BadInput("dtypes", lambda: layer(presets.ambrogio2018())(torch.ones(3, 4, dtype=torch.bool)), TypeError, "input: expected a floating-point tensor, got torch.bool"),
     BadInput("dtypes", lambda: layer(presets.pcm_only())(torch.ones(3, 4, dtype=torch.complex64)), TypeError, "input: expected a floating-point tensor, got torch.complex64"),
     BadInput("dtypes", lambda: programmed()(torch.ones(3, 4, dtype=torch.int32)), TypeError, "input: expected a floating-point tensor, got torch.int32"),
     BadInput("dtypes", lambda: layer(presets.ideal())(torch.ones(3, 4, dtype=torch.int64)), TypeError, "input: expected a floating-point tensor, got torch.int64"),
-    BadInput("dtypes", lambda: layer(presets.ideal())(torch.ones(3, 4, dtype=torch.float64)), TypeError, "input: expected torch.float32, the layer's dtype (as nn.Linear), got torch.float64"),
+    BadInput("dtypes", lambda: layer(presets.ideal())(torch.ones(3, 4, dtype=torch.float64)), TypeError, "input: expected torch.float32, the layer's dtype (as torch's layers), got torch.float64"),
     BadInput("devices", lambda: eval_forward(layer(), torch.rand(3, 4, device="meta")), ValueError, "input: expected a tensor on the layer's device (cpu), got meta"),
     BadInput("devices", lambda: layer(presets.ambrogio2018())(torch.rand(3, 4, device="meta")), ValueError, "input: expected a tensor on the layer's device (cpu), got meta"),
     BadInput("devices", lambda: layer(presets.ideal())(torch.rand(3, 4, device="meta")), ValueError, "input: expected a tensor on the layer's device (cpu), got meta"),
     BadInput("values", lambda: layer(presets.ambrogio2018())(torch.tensor([[1.0, float("nan"), 0.0, 0.0]])), RuntimeError, "x: expected numbers, found NaN"),
+    BadInput("configs", lambda: programmed()(torch.rand(3, 4)), RuntimeError, "it is programmed for inference and cannot train (its weights are in PCM)"),
 
     # --- AnalogLinear: training and state ---------------------------------------------------------
     BadInput("configs", forward_after_a_digital_step, RuntimeError, "its weight was changed outside the devices (by a digital optimizer or an in-place write?); train it with analogtorch.optim.AnalogSGD"),
-    BadInput("values", lambda: step_with_a_bad_gradient(presets.ambrogio2018(), float("nan")), ValueError, "AnalogSGD: the gradient of 1 device-held weight(s) (AnalogLinear(4, 2)) holds NaN or Inf; nothing was updated"),
-    BadInput("values", lambda: step_with_a_bad_gradient(presets.pcm_only(), float("-inf")), ValueError, "AnalogSGD: the gradient of 1 device-held weight(s) (AnalogLinear(4, 2)) holds NaN or Inf"),
+    BadInput("values", lambda: step_with_a_bad_gradient(presets.ambrogio2018(), float("nan")), ValueError, "AnalogSGD: the gradient of 1 parameter(s) (1 device-held weight(s), 0 digital) holds NaN or Inf; nothing was updated"),
+    BadInput("values", lambda: step_with_a_bad_gradient(presets.pcm_only(), float("-inf")), ValueError, "AnalogSGD: the gradient of 1 parameter(s) (1 device-held weight(s), 0 digital) holds NaN or Inf"),
     BadInput("configs", lambda: load_state_of(layer(presets.ambrogio2018(transfer_every=100)), layer(presets.ambrogio2018())), ValueError, "state_dict: saved from a layer of another configuration: unit_cell.transfer_every = 100 (layer: 8000)"),
-    BadInput("configs", lambda: load_state_of(layer(presets.ideal()), layer()), ValueError, "state_dict: saved from a layer of another configuration: mode = 'ideal' (layer: 'hardware_aware')"),
-    BadInput("shapes", lambda: load_state_of(layer(out_features=3), layer()), ValueError, "state_dict: saved from a layer of shape [3, 4], this layer is [2, 4]"),
-    BadInput("shapes", lambda: load_state_of(layer(presets.ambrogio2018(), 12, 11), layer(presets.ambrogio2018(), 12, 10)), ValueError, "state_dict: saved from a layer of shape [11, 12], this layer is [10, 12]"),
-    BadInput("values", lambda: load_state_with_extra({"format": 0}), ValueError, f"state_dict: expected AnalogLinear state of format {_STATE_FORMAT}, got {{'format': 0}}"),
-    BadInput("values", lambda: load_state_with_extra("not a state"), ValueError, f"state_dict: expected AnalogLinear state of format {_STATE_FORMAT}, got 'not a state'"),
+    BadInput("configs", lambda: load_state_of(layer(presets.ideal()), layer()), ValueError, "state_dict: expected the state of a HardwareAwareTile (format 3), got {'format': 3, 'kind': 'DigitalTile'"),
+    BadInput("shapes", lambda: load_state_of(layer(out_features=3), layer()), ValueError, "state_dict: saved from a tile of shape [3, 4], this tile is [2, 4]"),
+    BadInput("shapes", lambda: load_state_of(layer(presets.ambrogio2018(), 12, 11), layer(presets.ambrogio2018(), 12, 10)), ValueError, "state_dict: saved from a tile of shape [11, 12], this tile is [10, 12]"),
+    BadInput("values", lambda: load_state_with_extra({"format": 0}), ValueError, "state_dict: expected the state of a HardwareAwareTile (format 3), got {'format': 0}"),
+    BadInput("values", lambda: load_state_with_extra("not a state"), ValueError, "state_dict: expected the state of a HardwareAwareTile (format 3), got 'not a state'"),
     # torch's strict load of a digital layer's state: the analog layer's own keys are missing
-    BadInput("configs", lambda: load_state_of(nn.Linear(4, 2), layer()), RuntimeError, 'Missing key(s) in state_dict: "rng_state", "_extra_state"'),
-    BadInput("values", lambda: programmed()[0].set_time(-1.0), ValueError, "time_s: expected a finite number >= 0, got -1.0"),
-    BadInput("values", lambda: programmed()[0].set_time(float("nan")), ValueError, "time_s: expected a finite number >= 0, got nan"),
+    BadInput("configs", lambda: load_state_of(nn.Linear(4, 2), layer()), RuntimeError, 'Missing key(s) in state_dict: "examples_read", "tiles.weight.0.rng_state"'),
+    BadInput("values", lambda: programmed()[0].set_time(-1.0), ValueError, "time_s: expected a number of seconds in [0, 3.2e+09] (a century), got -1.0"),
+    BadInput("values", lambda: programmed()[0].set_time(float("nan")), ValueError, "time_s: expected a number of seconds in [0, 3.2e+09] (a century), got nan"),
+    BadInput("values", lambda: programmed()[0].set_time(1e30), ValueError, "time_s: expected a number of seconds in [0, 3.2e+09] (a century), got 1e+30"),
+    BadInput("values", lambda: analogtorch.set_time(programmed(), 1e300), ValueError, "seconds: expected a number of seconds in [0, 3.2e+09] (a century), got 1e+300"),
     BadInput("dtypes", lambda: programmed()[0].set_time("1"), TypeError, "time_s: expected a number of seconds, got str"),
     BadInput("dtypes", lambda: programmed()[0].set_time(True), TypeError, "time_s: expected a number of seconds, got bool"),
-    BadInput("configs", lambda: layer().set_time(1.0), RuntimeError, "set_time: the layer is not programmed; call analogtorch.program(model) first"),
+    BadInput("configs", lambda: layer().set_time(1.0), RuntimeError, "set_time: the AnalogLinear is not programmed; call analogtorch.program(model) first"),
+    BadInput("configs", lambda: programmed()[0].set_time(1.0, drift_compensation="no"), ValueError, "drift_compensation: expected True, False, None or one of (None, 'global'), got 'no'"),
     BadInput("configs", lambda: layer().program(pcm=Capacitor3T1C()), TypeError, "pcm: expected a PCMDevice, got Capacitor3T1C"),
 
     # a corrupted state_dict is refused before anything is copied
-    BadInput("values", lambda: load_changed("g_plus_us", lambda t: t.fill_(float("nan"))), ValueError, "state_dict: g_plus_us: expected finite values in [0.0, 25.0], got values in [nan, nan]"),
-    BadInput("values", lambda: load_changed("g_minus_us", lambda t: t + 100.0), ValueError, "state_dict: g_minus_us: expected finite values in [0.0, 25.0]"),
-    BadInput("values", lambda: load_changed("g_plus_us", lambda t: t - 30.0, presets.pcm_only()), ValueError, "state_dict: g_plus_us: expected finite values in [0.0, 25.0]"),
-    BadInput("values", lambda: load_changed("v_c", lambda t: t + 5.0), ValueError, "state_dict: v_c: expected finite values in [0.0, 1.0], got values in [5.5, 5.5]"),
+    BadInput("values", lambda: load_changed("g_plus_us", lambda t: t.fill_(float("nan"))), ValueError, "state_dict: tiles.weight.0.g_plus_us: expected finite values in [0.0, 25.0], got values in [nan, nan]"),
+    BadInput("values", lambda: load_changed("g_minus_us", lambda t: t + 100.0), ValueError, "state_dict: tiles.weight.0.g_minus_us: expected finite values in [0.0, 25.0]"),
+    BadInput("values", lambda: load_changed("g_plus_us", lambda t: t - 30.0, presets.pcm_only()), ValueError, "state_dict: tiles.weight.0.g_plus_us: expected finite values in [0.0, 25.0]"),
+    BadInput("values", lambda: load_changed("v_c", lambda t: t + 5.0), ValueError, "state_dict: tiles.weight.0.v_c: expected finite values in [0.0, 1.0], got values in [5.5, 5.5]"),
     BadInput("values", lambda: load_changed("weight", lambda t: t + 1e-3), ValueError, "state_dict: weight: does not match the weights its devices hold"),
-    BadInput("values", lambda: load_changed("_extra_state", with_extra(polarity=0)), ValueError, "state_dict: corrupted AnalogLinear state: polarity 0 (expected +1 or -1)"),
-    BadInput("values", lambda: load_changed("_extra_state", with_extra(scale_us_per_unit=float("nan"))), ValueError, "state_dict: corrupted AnalogLinear state: scale_us_per_unit nan (expected a finite float > 0)"),
-    BadInput("values", lambda: load_changed("_extra_state", with_extra(pending_examples=-4)), ValueError, "state_dict: corrupted AnalogLinear state: pending_examples -4 (expected an int >= 0)"),
-    BadInput("values", lambda: load_changed("_extra_state", with_extra(time_since_programming_s=float("inf"))), ValueError, "state_dict: corrupted AnalogLinear state: time_since_programming_s inf (expected a finite float >= 0)"),
-    BadInput("values", lambda: load_changed("_extra_state", with_extra(counters={"pulses": 1})), ValueError, "state_dict: corrupted AnalogLinear state: counters {'pulses': 1} (expected the keys"),
-    BadInput("configs", lambda: load_changed("_extra_state", with_extra(config={"mode": "in_situ"})), ValueError, "state_dict: expected an AnalogLinear config with the fields ['device_noise_every', 'drift_compensation',"),
-    BadInput("dtypes", lambda: load_changed("v_c", lambda t: t.double()), ValueError, "state_dict: v_c: expected a torch.float32 tensor of shape [2, 4], got torch.float64 [2, 4]"),
-    BadInput("dtypes", lambda: load_changed("rng_state", lambda t: t.int()), ValueError, "state_dict: rng_state: expected a torch.int64 tensor of shape [2], got torch.int32 [2]"),
-    BadInput("dtypes", lambda: load_changed("rng_state", lambda t: t.tolist()), ValueError, "state_dict: rng_state: expected a torch.int64 tensor of shape [2], got list"),
-    BadInput("shapes", lambda: load_changed("variation", lambda t: t[..., :2]), ValueError, "state_dict: variation: expected a torch.int8 tensor of shape [2, 4, 3], got torch.int8 [2, 4, 2]"),
-    BadInput("shapes", lambda: load_changed("g_minus_us", lambda t: t[:1]), ValueError, "state_dict: g_minus_us: expected a torch.float32 tensor of shape [2, 4], got torch.float32 [1, 4]"),
+    BadInput("values", lambda: load_changed("polarity", lambda t: torch.tensor(0)), ValueError, "state_dict: tiles.weight.0.polarity: expected +1 or -1, got 0"),
+    BadInput("values", lambda: load_changed("scale_us_per_unit", lambda t: t * float("nan")), ValueError, "state_dict: tiles.weight.0.scale_us_per_unit: expected finite values in [1e-30, 1e+30]"),
+    BadInput("values", lambda: load_changed("pending_examples", lambda t: t - 4), ValueError, "state_dict: tiles.weight.0.pending_examples: expected finite values in [0, 9007199254740992], got values in [-4, -4]"),
+    BadInput("values", lambda: load_changed("examples_since_transfer", lambda t: t + 10**18), ValueError, "state_dict: tiles.weight.0.examples_since_transfer: expected finite values in [0, 7999]"),
+    BadInput("values", lambda: load_changed("time_since_programming_s", lambda t: t + float("inf")), ValueError, "state_dict: tiles.weight.0.time_since_programming_s: expected finite values in [0.0, 1e+30]"),
+    BadInput("values", lambda: load_changed("counters", lambda t: t[:1]), ValueError, "state_dict: tiles.weight.0.counters: expected a torch.float64 tensor of shape [12], got torch.float64 [1]"),
+    BadInput("configs", lambda: load_changed("_extra_state", with_extra(config={"mode": "in_situ"})), ValueError, "state_dict: expected a UnitCellTile config with the fields ['drift_compensation', 'periphery.backward_like_forward',"),
+    BadInput("dtypes", lambda: load_changed("v_c", lambda t: t.double()), ValueError, "state_dict: tiles.weight.0.v_c: expected a torch.float32 tensor of shape [2, 4], got torch.float64 [2, 4]"),
+    BadInput("dtypes", lambda: load_changed("rng_state", lambda t: t.int()), ValueError, "state_dict: tiles.weight.0.rng_state: expected a torch.int64 tensor of shape [2], got torch.int32 [2]"),
+    BadInput("dtypes", lambda: load_changed("rng_state", lambda t: t.tolist()), ValueError, "state_dict: tiles.weight.0.rng_state: expected a torch.int64 tensor of shape [2], got list"),
+    BadInput("shapes", lambda: load_changed("variation", lambda t: t[..., :2]), ValueError, "state_dict: tiles.weight.0.variation: expected a torch.int8 tensor of shape [2, 4, 3], got torch.int8 [2, 4, 2]"),
+    BadInput("shapes", lambda: load_changed("g_minus_us", lambda t: t[:1]), ValueError, "state_dict: tiles.weight.0.g_minus_us: expected a torch.float32 tensor of shape [2, 4], got torch.float32 [1, 4]"),
     # the weight's shape is left to torch's strict load
     BadInput("shapes", lambda: load_changed("weight", lambda t: torch.zeros(3, 4)), RuntimeError, "size mismatch for weight: copying a param with shape torch.Size([3, 4]) from checkpoint"),
 
@@ -760,29 +767,29 @@ BAD_INPUTS = [
     BadInput("files", lambda: analogtorch.load_checkpoint(model(), write("empty.pt", b"")), ValueError, "checkpoint 'empty.pt': unreadable"),
     BadInput("files", lambda: analogtorch.load_checkpoint(model(), torch_saved("plain.pt", {"0.weight": torch.zeros(2, 4)})), ValueError, "checkpoint 'plain.pt': not an analogtorch checkpoint of format 1"),
     BadInput("files", lambda: analogtorch.load_checkpoint(model(), torch_saved("digest.pt", {"analogtorch_checkpoint": 1, "state_dict": {}, "sha256": "0" * 64})), ValueError, "checkpoint 'digest.pt': its contents do not match their SHA-256 digest (corrupted)"),
-    BadInput("shapes", lambda: analogtorch.load_checkpoint(model(presets.ambrogio2018()), saved_checkpoint("wide.pt", nn.Sequential(layer(presets.ambrogio2018(), 4, 3)))), ValueError, "state_dict: saved from a layer of shape [3, 4], this layer is [2, 4]"),
-    BadInput("configs", lambda: analogtorch.load_checkpoint(model(presets.ambrogio2018()), saved_checkpoint("pcm.pt", model(presets.pcm_only()))), ValueError, "state_dict: saved from a layer of another configuration: mode = 'pcm_only' (layer: 'in_situ')"),
+    BadInput("shapes", lambda: analogtorch.load_checkpoint(model(presets.ambrogio2018()), saved_checkpoint("wide.pt", nn.Sequential(layer(presets.ambrogio2018(), 4, 3)))), ValueError, "state_dict: saved from a tile of shape [3, 4], this tile is [2, 4]"),
+    BadInput("configs", lambda: analogtorch.load_checkpoint(model(presets.ambrogio2018()), saved_checkpoint("pcm.pt", model(presets.pcm_only()))), ValueError, "state_dict: expected the state of a UnitCellTile (format 3), got {'format': 3, 'kind': 'PCMPairTile'"),
 
     # --- program, set_time, analog_stats ----------------------------------------------------------
     BadInput("configs", lambda: analogtorch.set_time(model(), 1.0), RuntimeError, "not programmed"),
-    BadInput("values", lambda: analogtorch.set_time(programmed(), -1.0), ValueError, "seconds: expected a finite number >= 0, got -1.0"),
-    BadInput("values", lambda: analogtorch.set_time(programmed(), float("nan")), ValueError, "seconds: expected a finite number >= 0, got nan"),
-    BadInput("values", lambda: analogtorch.set_time(programmed(), float("inf")), ValueError, "seconds: expected a finite number >= 0, got inf"),
+    BadInput("values", lambda: analogtorch.set_time(programmed(), -1.0), ValueError, "seconds: expected a number of seconds in [0, 3.2e+09] (a century), got -1.0"),
+    BadInput("values", lambda: analogtorch.set_time(programmed(), float("nan")), ValueError, "seconds: expected a number of seconds in [0, 3.2e+09] (a century), got nan"),
+    BadInput("values", lambda: analogtorch.set_time(programmed(), float("inf")), ValueError, "seconds: expected a number of seconds in [0, 3.2e+09] (a century), got inf"),
     BadInput("dtypes", lambda: analogtorch.set_time(programmed(), "1"), TypeError, "seconds: expected a number, got str"),
     BadInput("dtypes", lambda: analogtorch.set_time(programmed(), True), TypeError, "seconds: expected a number, got bool"),
     BadInput("dtypes", lambda: analogtorch.set_time(object(), 1.0), TypeError, "model: expected an nn.Module, got object"),
-    BadInput("configs", lambda: analogtorch.set_time(nn.Sequential(nn.Linear(2, 2)), 1.0), ValueError, "model: it holds no AnalogLinear layer"),
-    BadInput("configs", lambda: analogtorch.program(nn.Sequential(nn.Linear(2, 2))), ValueError, "model: it holds no AnalogLinear layer (convert it with analogtorch.convert_to_analog)"),
+    BadInput("configs", lambda: analogtorch.set_time(nn.Sequential(nn.Linear(2, 2)), 1.0), ValueError, "model: it holds no analog layer"),
+    BadInput("configs", lambda: analogtorch.program(nn.Sequential(nn.Linear(2, 2))), ValueError, "model: it holds no analog layer (convert it with analogtorch.convert_to_analog)"),
     BadInput("configs", lambda: analogtorch.program(model(), pcm="open_loop"), TypeError, "pcm: expected a PCMDevice, got str"),
     BadInput("dtypes", lambda: analogtorch.program(5), TypeError, "model: expected an nn.Module, got int"),
     BadInput("dtypes", lambda: analogtorch.analog_stats("model"), TypeError, "model: expected an nn.Module, got str"),
-    BadInput("configs", lambda: analogtorch.analog_stats(nn.Linear(2, 2)), ValueError, "model: it holds no AnalogLinear layer"),
+    BadInput("configs", lambda: analogtorch.analog_stats(nn.Linear(2, 2)), ValueError, "model: it holds no analog layer"),
 
     # --- convert_to_analog, convert_to_digital ----------------------------------------------------
     BadInput("dtypes", lambda: analogtorch.convert_to_analog(5, presets.ideal()), TypeError, "model: expected an nn.Module, got int"),
     BadInput("configs", lambda: analogtorch.convert_to_analog(nn.Linear(2, 2), "ideal"), TypeError, "config: expected an analogtorch.presets.AnalogConfig, got str"),
     BadInput("configs", lambda: analogtorch.convert_to_analog(nn.Linear(2, 2), None), TypeError, "config: expected an analogtorch.presets.AnalogConfig, got NoneType"),
-    BadInput("values", lambda: analogtorch.convert_to_analog(nn.Sequential(nn.Linear(2, 2)), presets.ideal(), exclude=["nope"]), ValueError, "exclude: no nn.Linear named ['nope'] in the model (linear layers: ['0'])"),
+    BadInput("values", lambda: analogtorch.convert_to_analog(nn.Sequential(nn.Linear(2, 2)), presets.ideal(), exclude=["nope"]), ValueError, "exclude: no module named ['nope'] in the model"),
     BadInput("dtypes", lambda: analogtorch.convert_to_digital(5), TypeError, "model: expected an nn.Module, got int"),
 
     # --- AnalogSGD: its own check, then torch.optim.SGD's -----------------------------------------
@@ -829,7 +836,7 @@ BAD_INPUTS = [
     BadInput("files", lambda: cli("compare", "--config", str(write("bad.json", b"{ambrogio2018: {}}"))), json.JSONDecodeError, "Expecting property name enclosed in double quotes"),
     BadInput("files", lambda: cli("compare", "--data", "missing-dir"), FileNotFoundError, "train-images-idx3-ubyte(.gz) not found in missing-dir"),
     BadInput("configs", lambda: cli("compare", "--config", str(write("keys.json", b'{"analog": {}}'))), ValueError, "--config: keys must be preset names ['ambrogio2018', 'digital', 'hardware_aware', 'ideal', 'pcm_only'], got ['analog']"),
-    BadInput("configs", lambda: _apply_overrides(presets.ambrogio2018(), {"nope": 1}), ValueError, "--config: AnalogConfig has no field 'nope'"),
+    BadInput("configs", lambda: _apply_overrides(presets.ambrogio2018(), {"nope": 1}), ValueError, "--config: UnitCellConfig has no field 'nope'"),
     BadInput("configs", lambda: _apply_overrides(presets.ambrogio2018(), {"unit_cell": {"pcm": {"g_max": 30}}}), ValueError, "--config: PCMDevice has no field 'g_max'"),
     BadInput("configs", lambda: _apply_overrides(presets.ambrogio2018(), {"unit_cell": {"transfer_every": 0}}), ValueError, "transfer_every: expected an int >= 1, got 0"),
     BadInput("values", lambda: cli("demo", "--rows", "0"), ValueError, "--rows: expected an integer >= 1, got 0"),
