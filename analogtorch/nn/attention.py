@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..presets import AnalogConfig
-from .base import AnalogModule, resolve_config
+from ..presets import AnalogConfig, replace
+from .base import AnalogModule, resolve_config, tile_seed
 from .linear import AnalogLinear, analog_factory, check_features
 
 __all__ = ["AnalogMultiheadAttention"]
@@ -72,9 +72,9 @@ class AnalogMultiheadAttention(AnalogModule):
         else:
             for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
                 self._place(name)
-        self.out_proj = AnalogLinear(embed_dim, embed_dim, bias=bias, device=device, dtype=dtype, config=config)
-        for tile in self.out_proj.tiles["weight"]:
-            tile.rng_state[1] += 3 << 48  # a stream of its own, after the three projections'
+        # Its own seed, after the three projections' (tile seeds are the layer's + (i << 32)).
+        out_config = replace(config, seed=tile_seed(config.seed, 3))
+        self.out_proj = AnalogLinear(embed_dim, embed_dim, bias=bias, device=device, dtype=dtype, config=out_config)
         self._reset_parameters()
 
     def _reset_parameters(self) -> None:

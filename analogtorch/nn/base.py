@@ -19,6 +19,7 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
+from .. import _ops as ops
 from ..config import PCMDevice
 from ..presets import AnalogConfig, IdealConfig, hardware_aware
 from ..tiles import COUNTERS, DeployedTile, Tile, make_tile
@@ -26,9 +27,15 @@ from ..tiles.deployed import MAX_TIME_S
 
 __all__ = ["AnalogModule", "device_owner", "resolve_config"]
 
-# Step offset of the i-th tile of a layer: every tile draws from its own stream of the layer's seed
-# (steps advance by one per use; bit 39 marks backward reads).
-_TILE_STREAM_SHIFT = 48
+# The i-th tile of a layer draws with the layer's seed + (i << 32): its own Philox key, far from the
+# seeds of other layers (convert_to_analog gives layer j the seed + j). The step word is taken
+# modulo 2^40 by the generator, so steps cannot separate tiles.
+_TILE_SEED_SHIFT = 32
+
+
+def tile_seed(seed: int, index: int) -> int:
+    """The seed of tile ``index`` of a layer whose configuration has ``seed``."""
+    return (seed + (index << _TILE_SEED_SHIFT)) % 2**64
 
 # Weights held by devices -> (layer, parameter name), for AnalogSGD: keyed by identity, holding both
 # weakly. A registry rather than an attribute on the Parameter, so that copies and pickles of a layer
@@ -72,6 +79,7 @@ class AnalogModule(nn.Module):
         self.deployed_tiles = nn.ModuleDict()
         self._groups: dict[str, int] = {}
         self._weight_versions: dict[str, int] = {}
+        self._tile_count = 0  # tiles placed so far: each gets its own seed
         # Examples (leading dimension of the layer's input) read by the layer: with each tile's read
         # count, the reads per example that the energy estimate needs (a patch per read in a
         # convolution, a time step per read in an LSTM).
@@ -91,8 +99,9 @@ class AnalogModule(nn.Module):
         tiles = nn.ModuleList()
         for index in range(groups):
             tile = make_tile(self.config, rows, cols, device=param.device)
-            tile.rng_state[1] += (len(self.tiles) + index) << _TILE_STREAM_SHIFT
+            self._stream(tile, self._tile_count + index)
             tiles.append(tile)
+        self._tile_count += groups
         self.tiles[name] = tiles
         self._groups[name] = groups
         if tiles[0].holds_weights:
@@ -222,15 +231,19 @@ class AnalogModule(nn.Module):
         if pcm is not None and not isinstance(pcm, PCMDevice):
             raise TypeError(f"pcm: expected a PCMDevice, got {type(pcm).__name__}")
         deployed = nn.ModuleDict()
+        index = 0
         for name, tiles in self.tiles.items():
             weights = self._matrices(getattr(self, name).detach().float(), name)
-            deployed[name] = nn.ModuleList(
-                self._stream(tile.program(weight, pcm), index) for index, (tile, weight) in enumerate(zip(tiles, weights))
-            )
+            programmed = nn.ModuleList()
+            for tile, weight in zip(tiles, weights):
+                programmed.append(tile.program(weight, pcm, seed=tile_seed(self.config.seed, index)))
+                index += 1
+            deployed[name] = programmed
         self.deployed_tiles = deployed
 
     def _stream(self, tile: Tile, index: int) -> Tile:
-        tile.rng_state[1] += index << _TILE_STREAM_SHIFT
+        """Keys tile ``index`` of the layer with its own seed (a fresh tile: nothing drawn yet)."""
+        tile.rng_state[0] = ops.make_rng_state(tile_seed(self.config.seed, index))[0]
         return tile
 
     def plan_time(self, time_s: float, *, drift_compensation: bool | str | None = None) -> list:

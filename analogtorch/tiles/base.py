@@ -111,12 +111,14 @@ class Tile(nn.Module):
         """Applies a requested weight change through the devices; writes the new weight into ``weight``."""
         raise TypeError(f"{type(self).__name__}: its weights are digital; a digital optimizer updates them")
 
-    def program(self, weight: torch.Tensor, pcm=None):
-        """A deployed tile holding ``weight`` in PCM pairs (docs/physics.md section 2)."""
+    def program(self, weight: torch.Tensor, pcm=None, *, seed: int | None = None):
+        """A deployed tile holding ``weight`` in PCM pairs (docs/physics.md section 2), its draws
+        keyed by ``seed`` (default: the configuration's)."""
         from .deployed import DeployedTile
 
         pcm = self.config.deployment_pcm if pcm is None else pcm
-        return DeployedTile.programmed(weight, self.config, pcm, device=weight.device)
+        config = self.config if seed is None else dataclasses.replace(self.config, seed=seed)
+        return DeployedTile.programmed(weight, config, pcm, device=weight.device)
 
     def stats(self) -> dict[str, float | int]:
         """The counters as numbers (integers where they count events)."""
