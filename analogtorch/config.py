@@ -395,30 +395,79 @@ class UnitCell:
 
 @dataclass(frozen=True)
 class Periphery:
-    """Converters and noise around every crossbar read (PHYSICS.md section 3)."""
+    """The crossbar arrays of a layer and the periphery around every read, in hardware units
+    (docs/physics.md section 3).
+
+    A weight matrix is split over arrays of at most ``array_rows`` inputs x ``array_cols`` outputs,
+    each with its own converters and noise; their partial sums are added digitally. Every limit is
+    in the array's units, never in network units, so that the same hardware gives the same relative
+    error whatever the scale of a network's activations:
+
+    - inputs: each input vector's slice is scaled so that its largest magnitude uses the DAC's full
+      range (``input_scaling="per_vector"``, noise management) or by a fixed ``in_bound``
+      (``"fixed"``), then quantised to ``in_bits``;
+    - weights: one full-scale device (G_max) stands for the largest weight of its array
+      (``weight_mapping="array"``) or of its column within the array (``"column"``);
+    - outputs: in units of one full-scale input on one full-scale device; Gaussian output noise of
+      ``out_noise``, the ADC's range ``out_bound`` and ``out_bits``; with ``bound_management`` a
+      saturated output is read again with its inputs halved, at most ``max_rereads`` times;
+    - the transposed read of in-situ training does the same with the error vector when
+      ``backward_like_forward``.
+    """
+
+    array_rows: int = 512  # docs/physics.md section 3, assumption: a common array size (the paper's PCM arrays were 512 x 1,024)
+    """Most inputs (word lines) of one array; a layer with more inputs is split over arrays."""
+
+    array_cols: int = 512  # docs/physics.md section 3, assumption: as array_rows
+    """Most outputs (bit lines) of one array; a layer with more outputs is split over arrays."""
 
     in_bits: int = 8  # Joshi et al. 2020 (8-bit DAC)
     """Input DAC resolution in bits; 0 turns quantisation off, else in [2, 24]."""
 
-    in_bound: float = 1.0  # PHYSICS.md section 3: inputs scaled to [-1, 1]; no public source for another scale
-    """Inputs are scaled to [-in_bound, in_bound] (network units)."""
+    input_scaling: str = "per_vector"  # docs/physics.md section 3: noise management, on by default
+    """``"per_vector"``: each input vector (its slice per array) is scaled to the DAC's full range;
+    ``"fixed"``: inputs are divided by ``in_bound`` and clipped to the full range."""
+
+    in_bound: float = 1.0  # assumption: with "fixed", inputs in [-1, 1] use the full range as they come
+    """The input magnitude (network units) that uses the DAC's full range when ``input_scaling="fixed"``."""
+
+    weight_mapping: str = "array"  # docs/physics.md section 3: per array by default
+    """``"array"``: the largest weight of each array uses a full-scale device; ``"column"``: the largest
+    of each column within its array. In-situ tiles keep their training mapping (one per layer)."""
 
     out_bits: int = 8  # Joshi et al. 2020 (8-bit ADC)
-    """Output ADC resolution in bits; 0 turns quantisation off, else in [2, 24]."""
+    """Output ADC resolution in bits; 0 (with out_noise 0) turns the ADC off, else in [2, 24]."""
 
-    out_bound: float = 10.0  # no public source: leaves headroom for typical layer outputs
-    """Outputs are clipped to [-out_bound, out_bound] (network units)."""
+    out_bound: float = 12.0  # docs/physics.md section 3, assumption: no public source; headroom for typical partial sums
+    """ADC range: outputs saturate at +-out_bound full-scale device reads."""
 
-    out_noise: float = 0.0  # no public source: off by default (Joshi et al. 2020 train with 0.04, PHYSICS.md section 4)
-    """Standard deviation of additive Gaussian output noise, relative to out_bound (dimensionless, >= 0)."""
+    out_noise: float = 0.04  # docs/physics.md section 3, assumption: no public source (Joshi et al. 2020 train with 0.04)
+    """Standard deviation of the Gaussian output noise of every read, in full-scale device reads (>= 0)."""
 
-    backward_like_forward: bool = True  # PHYSICS.md section 3: the transposed read is the same array
-    """Whether the backward (transposed) read sees the same noise and limits as the forward read."""
+    bound_management: bool = False  # docs/physics.md section 3: an option
+    """Whether a saturated output is read again with halved inputs (each re-read is counted)."""
+
+    max_rereads: int = 3  # assumption: three halvings cover an 8x overshoot
+    """Most re-reads of one saturated output with bound management (each halves the inputs again)."""
+
+    backward_like_forward: bool = True  # docs/physics.md section 3: the transposed read is the same array
+    """Whether the backward (transposed) read sees the same converters, scaling and noise as the forward read."""
 
     def __post_init__(self) -> None:
+        _int_in_range(self, "array_rows", 1, 2**20)
+        _int_in_range(self, "array_cols", 1, 2**20)
         _converter_bits(self, "in_bits")
+        _choice(self, "input_scaling", ("per_vector", "fixed"))
         _finite_positive(self, "in_bound")
+        _choice(self, "weight_mapping", ("array", "column"))
         _converter_bits(self, "out_bits")
         _finite_positive(self, "out_bound")
         _finite_nonnegative(self, "out_noise")
+        _boolean(self, "bound_management")
+        _int_in_range(self, "max_rereads", 1, 16)
         _boolean(self, "backward_like_forward")
+
+    @property
+    def ideal(self) -> bool:
+        """No converter and no output noise: a read is an exact product (arrays and scaling then change nothing)."""
+        return self.in_bits == 0 and self.out_bits == 0 and self.out_noise == 0.0 and not self.bound_management

@@ -33,11 +33,13 @@ def program(model: nn.Module, pcm: PCMDevice | None = None) -> nn.Module:
     return model
 
 
-def set_time(model: nn.Module, seconds: float, *, drift_compensation: bool | str | None = None) -> nn.Module:
+def set_time(model: nn.Module, seconds: float, *, drift_compensation: bool | str | None = ...) -> nn.Module:
     """Moves every programmed analog layer to ``seconds`` after programming (at most a century):
     drift, fresh read noise on every forward, and drift compensation as the layers' configuration
-    says (on in every preset) unless ``drift_compensation`` is given (``True``/``"global"`` or
-    ``False``). All or nothing: every layer is checked and computed before any changes."""
+    says (``"global"`` in every preset) unless ``drift_compensation`` is given: ``"global"`` (one
+    factor per array), ``"column"`` (one per column of each array) or ``None`` (off; ``True`` and
+    ``False`` mean "global" and None). All or nothing: every layer is checked and computed before
+    any changes."""
     seconds = check_time(seconds)
     plans = []
     for name, layer in _layers(model):

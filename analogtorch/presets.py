@@ -26,7 +26,6 @@ from .config import (
     PCMDevice,
     Periphery,
     UnitCell,
-    _boolean,
     _in_range,
     _instance,
     _int_in_range,
@@ -50,6 +49,18 @@ __all__ = [
 _NO_CONVERTERS = Periphery(in_bits=0, out_bits=0, out_noise=0.0, backward_like_forward=False)
 
 
+DRIFT_COMPENSATIONS = ("global", "column", None)
+
+
+def compensation_choice(value: Any, name: str = "drift_compensation") -> str | None:
+    """A drift compensation: ``"global"``, ``"column"`` or None; ``True``/``False`` mean "global"/None."""
+    if isinstance(value, bool):
+        return "global" if value else None
+    if value not in DRIFT_COMPENSATIONS:
+        raise ValueError(f"{name}: expected one of {DRIFT_COMPENSATIONS} (or True / False), got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class AnalogConfig:
     """What every tile kind shares: the periphery of its arrays, deployment defaults and its seed.
@@ -60,8 +71,10 @@ class AnalogConfig:
     periphery: Periphery = field(default_factory=Periphery)
     """Converters and output noise around every read (forward and, if configured, backward)."""
 
-    drift_compensation: bool = True  # Le Gallo et al.: global drift compensation, on by default
-    """Deployment: scale outputs by a calibration read's reference / current response."""
+    drift_compensation: str | None = "global"  # Le Gallo et al.: global drift compensation, on by default
+    """Deployment: ``"global"`` scales each array's partial sums by one factor from a calibration read
+    (reference / current response), ``"column"`` by one factor per column of each array, ``None``
+    not at all (``True``/``False`` are read as ``"global"``/``None``)."""
 
     seed: int = 0
     """Seed of every random draw of the layer (devices, noise); ``convert_to_analog`` offsets it per layer."""
@@ -73,7 +86,7 @@ class AnalogConfig:
                 "PCMPairConfig) or a preset (analogtorch.presets.hardware_aware(), ...)"
             )
         _instance(self, "periphery", Periphery)
-        _boolean(self, "drift_compensation")
+        object.__setattr__(self, "drift_compensation", compensation_choice(self.drift_compensation, "drift_compensation"))
         _int_in_range(self, "seed", -(2**63), 2**64 - 1)
 
     @property

@@ -189,7 +189,7 @@ class AnalogMultiheadAttention(AnalogModule):
         super().program(pcm)
         self.out_proj.program(pcm)
 
-    def plan_time(self, time_s, *, drift_compensation=None) -> list:
+    def plan_time(self, time_s, *, drift_compensation=...) -> list:
         return super().plan_time(time_s, drift_compensation=drift_compensation) + self.out_proj.plan_time(
             time_s, drift_compensation=drift_compensation
         )

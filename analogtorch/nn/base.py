@@ -246,14 +246,14 @@ class AnalogModule(nn.Module):
         tile.rng_state[0] = ops.make_rng_state(tile_seed(self.config.seed, index))[0]
         return tile
 
-    def plan_time(self, time_s: float, *, drift_compensation: bool | str | None = None) -> list:
+    def plan_time(self, time_s: float, *, drift_compensation: bool | str | None = ...) -> list:
         """What :meth:`set_time` would set, computed without changing anything."""
         if not self.deployed_tiles:
             raise RuntimeError(f"set_time: the {type(self).__name__} is not programmed; call analogtorch.program(model) first")
         return [(tile, tile.plan_time(time_s, drift_compensation=drift_compensation))
                 for tiles in self.deployed_tiles.values() for tile in tiles]  # fmt: skip
 
-    def set_time(self, time_s: float, *, drift_compensation: bool | str | None = None) -> None:
+    def set_time(self, time_s: float, *, drift_compensation: bool | str | None = ...) -> None:
         """Moves the programmed layer to ``time_s`` seconds after programming (drift, read noise);
         drift compensation as the configuration says (default on), or as given."""
         for tile, plan in self.plan_time(time_s, drift_compensation=drift_compensation):
@@ -298,7 +298,8 @@ class AnalogModule(nn.Module):
             for index, (tile, programmed) in enumerate(zip(tiles, deployed)):
                 counts = tile.stats()
                 if programmed is not None:
-                    counts = {key: value + programmed.stats()[key] for key, value in counts.items()}
+                    deployed_counts = programmed.stats()
+                    counts.update({key: counts[key] + deployed_counts[key] for key in COUNTERS})
                 counts.update(out_features=tile.out_features, in_features=tile.in_features, kind=self.config.kind,
                               in_situ=tile.holds_weights, capacitor=hasattr(tile, "v_c"),
                               reads_per_example=counts["forward_reads"] / examples if examples else 1.0)  # fmt: skip
@@ -315,10 +316,14 @@ class AnalogModule(nn.Module):
         for source in (self.tiles, self.deployed_tiles):
             for tiles in source.values():
                 for tile in tiles:
-                    for key, value in tile.stats().items():
-                        totals[key] += value
+                    counts = tile.stats()
+                    for key in COUNTERS:
+                        totals[key] += counts[key]
+        arrays = 0
         for tiles in self.tiles.values():
             shapes += [[tile.out_features, tile.in_features] for tile in tiles]
+            arrays += sum(tile.grid.arrays for tile in tiles)
+        totals["arrays"] = arrays
         totals["kind"] = self.config.kind
         totals["tiles"] = shapes
         totals["in_situ"] = bool(self._held_names())

@@ -28,16 +28,18 @@ from torch import nn
 
 from .. import _ops as ops
 from ..presets import AnalogConfig
+from .periphery import Grid, array_read
 
 __all__ = ["COUNTERS", "Tile", "config_fields"]
 
 COUNTERS = (
     "examples", "forward_reads", "backward_reads", "dac_conversions", "adc_conversions", "updates", "pulses",
-    "transfers", "refreshes", "programming_pulses", "programming_iterations", "simulated_seconds",
+    "transfers", "refreshes", "programming_pulses", "programming_iterations", "simulated_seconds", "rereads",
 )  # fmt: skip
-"""What a tile counts: examples trained on, array reads (input vectors through the array, forward and
-transposed), converter operations, updates and their pulses, transfers, refreshes, PCM programming
-pulses and verify reads, simulated seconds of training."""
+"""What a tile counts: examples trained on, reads (input vectors through the tile's arrays, forward
+and transposed), converter operations (every array's DACs and ADCs), updates and their pulses,
+transfers, refreshes, PCM programming pulses and verify reads, simulated seconds of training, and
+the re-reads of bound management (per array and vector)."""
 
 _COUNTER = {name: index for index, name in enumerate(COUNTERS)}
 _STATE_FORMAT = 3
@@ -75,17 +77,20 @@ class Tile(nn.Module):
         self.register_buffer("rng_state", ops.make_rng_state(int(config.seed), device=device))
         self.register_buffer("counters", torch.zeros(len(COUNTERS), dtype=torch.float64, device=device))
         periphery = config.periphery
+        self.grid = Grid(out_features, in_features, periphery)
         dac, adc = float(periphery.in_bits > 0), float(periphery.out_bits > 0 or periphery.out_noise > 0)
         # Counts of one input vector's forward read and of the transposed read that follows it in
-        # training (converters swapped): one add per read, a tensor op that compiles.
+        # training (converters swapped): one add per read, a tensor op that compiles. Every array
+        # has its own converters: an input slice is converted once per array it drives.
+        rows_driven, cols_read = self.grid.col_blocks, self.grid.row_blocks
         forward = torch.zeros(len(COUNTERS), dtype=torch.float64)
         forward[_COUNTER["forward_reads"]] = 1
-        forward[_COUNTER["dac_conversions"]] = in_features * dac
-        forward[_COUNTER["adc_conversions"]] = out_features * adc
+        forward[_COUNTER["dac_conversions"]] = in_features * rows_driven * dac
+        forward[_COUNTER["adc_conversions"]] = out_features * cols_read * adc
         transposed = torch.zeros(len(COUNTERS), dtype=torch.float64)
         transposed[_COUNTER["backward_reads"]] = 1
-        transposed[_COUNTER["dac_conversions"]] = out_features * dac
-        transposed[_COUNTER["adc_conversions"]] = in_features * adc
+        transposed[_COUNTER["dac_conversions"]] = out_features * cols_read * dac
+        transposed[_COUNTER["adc_conversions"]] = in_features * rows_driven * adc
         self.register_buffer("_forward_read_counts", forward.to(device), persistent=False)
         self.register_buffer("_training_read_counts", (forward + transposed).to(device), persistent=False)
 
@@ -121,9 +126,19 @@ class Tile(nn.Module):
         return DeployedTile.programmed(weight, config, pcm, device=weight.device)
 
     def stats(self) -> dict[str, float | int]:
-        """The counters as numbers (integers where they count events)."""
+        """The counters as numbers (integers where they count events), and the arrays."""
         values = self.counters.tolist()
-        return {name: (value if name == "simulated_seconds" else int(value)) for name, value in zip(COUNTERS, values)}
+        stats = {name: (value if name == "simulated_seconds" else int(value)) for name, value in zip(COUNTERS, values)}
+        stats["arrays"] = self.grid.arrays
+        return stats
+
+    def _read(self, x, weight, rng, *, full_scale, variance=None, partial_scale=None, transposed_read_noise=False):
+        """One read through the arrays and their periphery; counts bound management's re-reads."""
+        y, rereads = array_read(x, weight, rng, self.config.periphery, self.grid, full_scale=full_scale, variance=variance,
+                                partial_scale=partial_scale, transposed_read_noise=transposed_read_noise)  # fmt: skip
+        if rereads is not None and self.config.periphery.bound_management:
+            self.counters[_COUNTER["rereads"]] += rereads
+        return y
 
     # ------------------------------------------------------------------------------------------
     # Helpers for the kinds

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from ..presets import IdealConfig
 from .base import Tile
-from .periphery import array_read
+from .periphery import block_max
 
 __all__ = ["DigitalTile"]
 
@@ -27,6 +27,8 @@ class DigitalTile(Tile):
         if not self._converters:
             return F.linear(x, weight)
         rng = self._rng()
-        y = array_read(x, weight, rng, self.config.periphery)
+        # As if the weights were mapped onto devices: the largest of each array (or column) at full scale.
+        full_scale = block_max(weight.detach().abs(), self.grid, self.config.periphery.weight_mapping)
+        y = self._read(x, weight, rng, full_scale=full_scale)
         self._advance_rng()
         return y

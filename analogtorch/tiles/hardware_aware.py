@@ -11,7 +11,7 @@ from .. import _ops as ops
 from ..config import PCMDevice
 from ..presets import HardwareAwareConfig
 from .base import Tile
-from .periphery import array_read
+from .periphery import block_max, expand_blocks
 
 __all__ = ["HardwareAwareTile", "programmable_range_us"]
 
@@ -24,9 +24,10 @@ def programmable_range_us(pcm: PCMDevice) -> float:
 class HardwareAwareTile(Tile):
     """In training, every forward programs the clipped weights into fresh PCM pairs and reads them at
     a random time of the training window (programming noise, drift, global drift compensation, read
-    noise per input vector), through the converters; gradients pass straight through the device
-    noise (clipping passes none beyond its bound). In eval, the weights are read through the
-    converters only. A fresh device every ``device_noise_every`` forwards: in between, the last
+    noise per input vector), through the arrays' periphery; gradients pass straight through the
+    device noise (clipping passes none beyond its bound). Weights map onto conductances per array
+    (or per column), as they will be programmed. In eval, the weights are read through the
+    periphery only. A fresh device every ``device_noise_every`` forwards: in between, the last
     draw's deviation is added to the current weights (kept in buffers: a resume is bit-identical)."""
 
     config_class = HardwareAwareConfig
@@ -39,28 +40,35 @@ class HardwareAwareTile(Tile):
             self.register_buffer("noise_deviation", torch.zeros(shape, **factory))
             self.register_buffer("noise_variance", torch.zeros(shape, **factory))
             self.register_buffer("noise_bound", torch.zeros((), **factory))
+            self.register_buffer("noise_full_scale", torch.ones((self.grid.row_blocks, out_features), **factory))
             # Forwards that used the last draw; device_noise_every: a draw is due.
             self.register_buffer("noise_forwards", torch.full((), config.device_noise_every, dtype=torch.int64, device=device))
+
+    def _full_scale(self, weight_abs: torch.Tensor) -> torch.Tensor:
+        """``[row_blocks, out]``: what one device at G_max stands for, per array (or column)."""
+        pcm = self.config.pcm
+        largest = block_max(weight_abs, self.grid, self.config.periphery.weight_mapping)
+        return largest * (pcm.g_max_us / programmable_range_us(pcm))
 
     def read(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         config = self.config
         rng = self._rng()
         if not self.training:
-            y = array_read(x, weight, rng, config.periphery)
+            y = self._read(x, weight, rng, full_scale=self._full_scale(weight.detach().abs()))
             self._advance_rng()
             self._count_reads(x.shape[0], training=False)
             return y
         reuse = config.device_noise_every > 1 and not torch.compiler.is_compiling()
         if reuse and int(self.noise_forwards) < config.device_noise_every:
-            deviation, variance, bound = self.noise_deviation, self.noise_variance, self.noise_bound
+            deviation, variance, bound, full_scale = self.noise_deviation, self.noise_variance, self.noise_bound, self.noise_full_scale
             draw_rng, uses = None, 1
         else:
             draw_rng, uses = rng.clone(), 2
             draw_rng[1] += 1
-            deviation, variance, bound = self._draw_device_noise(weight, draw_rng)
+            deviation, variance, bound, full_scale = self._draw_device_noise(weight, draw_rng)
         # Clipping passes no gradient beyond the bound; the device noise passes it straight through.
         noisy = torch.clamp(weight, -bound, bound) + deviation
-        y = array_read(x, noisy, rng, config.periphery, variance=variance if config.pcm.read_noise else None)
+        y = self._read(x, noisy, rng, full_scale=full_scale, variance=variance if config.pcm.read_noise else None)
         # Commit only after the read succeeded: a refused forward leaves the tile as it was.
         self._advance_rng(uses)
         if reuse:
@@ -68,6 +76,7 @@ class HardwareAwareTile(Tile):
                 self.noise_deviation.copy_(deviation)
                 self.noise_variance.copy_(variance)
                 self.noise_bound.copy_(bound)
+                self.noise_full_scale.copy_(full_scale)
                 self.noise_forwards.zero_()
             self.noise_forwards += 1
         self._count_reads(x.shape[0], training=False)
@@ -75,9 +84,10 @@ class HardwareAwareTile(Tile):
 
     @torch.no_grad()
     def _draw_device_noise(self, weight: torch.Tensor, rng: torch.Tensor):
-        """Programs the clipped weights into fresh PCM pairs and reads them at a random time of the
-        training window: their deviation from the clipped weights, the variance of their read noise
-        (network units), and the clip bound. Tensor operations only (no host synchronisation)."""
+        """Programs the clipped weights into fresh PCM pairs (the largest of each array, or column,
+        at the programmable range) and reads them at a random time of the training window: their
+        deviation from the clipped weights, the variance of their read noise (network units), the
+        clip bound and the full-scale weight per array. Tensor operations only (no host sync)."""
         config = self.config
         pcm = config.pcm
         detached = weight.detach().float()
@@ -86,15 +96,15 @@ class HardwareAwareTile(Tile):
         else:
             bound = detached.new_full((), torch.finfo(torch.float32).max)
         clipped = torch.clamp(detached, -bound, bound)
-        # uS per network unit: the largest weight uses the programmable range (docs/physics.md section 2).
-        largest = clipped.abs().amax().clamp(min=1e-12) if clipped.numel() else clipped.new_ones(())
-        scale = programmable_range_us(pcm) / largest
+        full_scale = self._full_scale(clipped.abs())
+        # uS per network unit of every weight (docs/physics.md section 2).
+        scale = pcm.g_max_us / expand_blocks(full_scale, self.grid)
         window = (max(config.train_time_min_s, 1e-9), max(config.train_time_max_s, 1e-9)) if pcm.drift else (0.0, 0.0)
         mean_us, variance_us2, _ = ops.hardware_aware_read(clipped * scale, rng, pcm, time_min_s=window[0], time_max_s=window[1])
         # Global drift compensation: one scalar restores the mean weight magnitude.
         gain = clipped.abs().mean() / (mean_us / scale).abs().mean().clamp(min=1e-12)
         variance = variance_us2 * (gain / scale).square()
-        return mean_us * (gain / scale) - clipped, variance, bound
+        return mean_us * (gain / scale) - clipped, variance, bound, full_scale
 
     def _state_spec(self):
         spec = super()._state_spec()
@@ -103,5 +113,6 @@ class HardwareAwareTile(Tile):
             spec["noise_deviation"] = (torch.float32, shape, (-1e30, 1e30))
             spec["noise_variance"] = (torch.float32, shape, (0.0, 1e30))
             spec["noise_bound"] = (torch.float32, [], (0.0, torch.finfo(torch.float32).max))
+            spec["noise_full_scale"] = (torch.float32, [self.grid.row_blocks, self.out_features], (0.0, 1e30))
             spec["noise_forwards"] = (torch.int64, [], (0, self.config.device_noise_every))
         return spec

@@ -19,7 +19,6 @@ from .. import _ops as ops
 from ..config import PCMDevice
 from ..presets import PCMPairConfig, UnitCellConfig
 from .base import MAX_COUNT, Tile
-from .periphery import array_read
 
 __all__ = ["InSituTile", "PCMPairTile", "UnitCellTile"]
 
@@ -74,13 +73,19 @@ class InSituTile(Tile):
     def read(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         training = self.training and torch.is_grad_enabled()
         rng = self._rng()
-        y = array_read(x, weight, rng, self.config.periphery, variance=self._read_variance(), transposed_read_noise=training)
+        y = self._read(x, weight, rng, full_scale=self._full_scale(), variance=self._read_variance(), transposed_read_noise=training)
         # Commit only after the read succeeded: a refused forward leaves the tile as it was.
         self._advance_rng()
         self._count_reads(x.shape[0], training=training)
         if training:  # examples that will reach an update
             self.pending_examples += x.shape[0]
         return y
+
+    def _full_scale(self) -> torch.Tensor:
+        """What one device at G_max stands for, F G_max / scale: in-situ tiles map a whole layer with
+        one scale (the transfer keeps it), so every array has the same full scale."""
+        full = (self.gain_f * self.pcm.g_max_us / self.scale_us_per_unit).float()
+        return full.expand(self.grid.row_blocks, self.out_features)
 
     def _read_variance(self) -> torch.Tensor | None:
         """The variance of each weight's PCM read (network units^2) at the time since the pairs were

@@ -1,12 +1,28 @@
-"""One read of a crossbar array through its periphery (docs/physics.md section 3), shared by every
-tile kind: input DAC, the matrix-vector products with the devices' read noise, output ADC with
-output noise; and the transposed read of in-situ training's backward pass.
+"""One read of a weight matrix held by a grid of crossbar arrays, through their periphery, in hardware
+units (docs/physics.md section 3); shared by every tile kind.
 
-Everything here is tensor operations and registered ops: no host synchronisation, no Python state,
-so a compiled model captures a read whole.
+The matrix ``[out, in]`` is split into arrays of at most ``array_rows`` inputs x ``array_cols``
+outputs. A forward read of input vectors ``x``:
+
+1. each vector's slice for array row ``r`` is scaled to the DAC's full range (noise management) or
+   by a fixed bound, and quantised;
+2. every array multiplies it with its conductances, in units of a full-scale device
+   (``full_scale[r, o]``: the network-unit weight one device at G_max stands for), with the
+   devices' read noise;
+3. every output gets output noise and the ADC (range and bits in full-scale device reads; with bound
+   management a saturated output is read again with halved inputs);
+4. the partial sums are scaled back (input scale, full scale, drift compensation per array) and
+   added digitally.
+
+The transposed read of in-situ training (autograd's backward) does the same with the error vector
+through the transposed arrays. The weight gradient is digital and exact (the outer product of the
+error with the input as the DAC delivered it). Everything is tensor operations and registered ops:
+no host synchronisation, nothing kept between reads.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -14,10 +30,13 @@ import torch.nn.functional as F
 from .. import _ops as ops
 from ..config import Periphery
 
-__all__ = ["array_read", "backward_rng"]
+__all__ = ["Grid", "array_read", "backward_rng", "block_max", "expand_blocks"]
 
-# The top bit of the step word separates the draws of a backward (transposed) read from forward draws.
+# Step-word bits that separate the draws of one read's parts (the generator takes steps modulo 2^40):
+# bit 39 the backward (transposed) read, bits 36-38 the bound-management re-reads.
 _BACKWARD_STEP_BIT = 1 << 39
+_REREAD_STEP_SHIFT = 36
+_TINY = 1e-30
 
 
 def backward_rng(rng: torch.Tensor) -> torch.Tensor:
@@ -27,62 +46,166 @@ def backward_rng(rng: torch.Tensor) -> torch.Tensor:
     return state
 
 
+def _reread_rng(rng: torch.Tensor, round_: int) -> torch.Tensor:
+    state = rng.clone()
+    state[1] += round_ << _REREAD_STEP_SHIFT
+    return state
+
+
+class Grid:
+    """How a ``out x in`` matrix splits over arrays: ``row_blocks`` x ``col_blocks`` arrays of
+    ``rows`` inputs x ``cols`` outputs (the last ones padded)."""
+
+    def __init__(self, out_features: int, in_features: int, periphery: Periphery):
+        self.out_features, self.in_features = out_features, in_features
+        self.rows = max(1, min(periphery.array_rows, in_features))
+        self.cols = max(1, min(periphery.array_cols, out_features))
+        self.row_blocks = max(1, math.ceil(in_features / self.rows))
+        self.col_blocks = max(1, math.ceil(out_features / self.cols))
+
+    @property
+    def arrays(self) -> int:
+        return self.row_blocks * self.col_blocks
+
+    def __repr__(self) -> str:
+        return f"{self.col_blocks}x{self.row_blocks} arrays of {self.cols}x{self.rows}"
+
+
+def block_max(weight_abs: torch.Tensor, grid: Grid, mapping: str) -> torch.Tensor:
+    """``[row_blocks, out]``: the largest |w| of each array (``mapping="array"``) or of each column
+    within its array (``"column"``), at least a tiny positive number."""
+    out, inputs = weight_abs.shape
+    padded = F.pad(weight_abs, (0, grid.row_blocks * grid.rows - inputs))
+    per_column = padded.view(out, grid.row_blocks, grid.rows).amax(dim=-1).t()  # [R, out]
+    if mapping == "array":
+        cols = F.pad(per_column, (0, grid.col_blocks * grid.cols - out)).view(grid.row_blocks, grid.col_blocks, grid.cols)
+        per_column = cols.amax(dim=-1, keepdim=True).expand(-1, -1, grid.cols).reshape(grid.row_blocks, -1)[:, :out]
+    return per_column.clamp(min=_TINY)
+
+
+def expand_blocks(per_block: torch.Tensor, grid: Grid) -> torch.Tensor:
+    """``[row_blocks, out]`` -> ``[out, in]``: each array row block's value over its inputs."""
+    return per_block.t().repeat_interleave(grid.rows, dim=1)[:, : grid.in_features]
+
+
 def _converter(x: torch.Tensor, rng: torch.Tensor, bits: int, bound: float, noise: float) -> torch.Tensor:
-    """A DAC or ADC read (clip, noise, rounding) with a straight-through gradient; off when bits = 0
-    and noise = 0."""
     if bits == 0 and noise == 0.0:
         return x
-    return ops.quantize(x.contiguous(), rng, bits=bits, bound=bound, noise_std=noise)
+    return ops.quantize(x.contiguous(), rng, bits=bits, bound=bound, noise_std=noise / bound)
 
 
-class _BackwardConverter(torch.autograd.Function):
-    """Identity forward; in the backward, the transposed read of the array hands its result (the
-    gradient of the input) through an ADC of the same kind as the forward's (docs/physics.md section
-    3), its range set by the gradient's largest magnitude."""
+def _input_scale(x_blocks: torch.Tensor, periphery: Periphery) -> torch.Tensor:
+    """The scale of each vector's slice (``[..., 1]``): its largest magnitude (noise management) or
+    the fixed bound; all-zero slices keep scale 1."""
+    if periphery.input_scaling == "fixed":
+        return x_blocks.new_full((*x_blocks.shape[:-1], 1), periphery.in_bound)
+    largest = x_blocks.abs().amax(dim=-1, keepdim=True)
+    return torch.where(largest > 0, largest, torch.ones_like(largest))
+
+
+def _blocks(matrix: torch.Tensor, grid: Grid) -> torch.Tensor:
+    """``[out, in]`` -> ``[R, rows, out]`` (zero-padded inputs)."""
+    out = matrix.shape[0]
+    padded = F.pad(matrix, (0, grid.row_blocks * grid.rows - grid.in_features))
+    return padded.view(out, grid.row_blocks, grid.rows).permute(1, 2, 0)
+
+
+def _forward_read(x, weight, variance, full_scale, partial_scale, rng, periphery: Periphery, grid: Grid):
+    """The forward read (see the module docstring); returns (y ``[N, out]``, the dequantised DAC
+    input ``[N, in]``, the number of re-reads of bound management as a 0-dim tensor)."""
+    n = x.shape[0]
+    x_blocks = F.pad(x, (0, grid.row_blocks * grid.rows - grid.in_features)).view(n, grid.row_blocks, grid.rows)
+    scale = _input_scale(x_blocks, periphery)  # [N, R, 1]
+    x_dac = _converter(x_blocks / scale, rng, periphery.in_bits, 1.0, 0.0)  # [N, R, rows]
+    if periphery.input_scaling == "fixed":
+        x_dac = x_dac.clamp(-1.0, 1.0)
+    weights = _blocks(weight, grid)  # [R, rows, out]
+    variances = None if variance is None else _blocks(variance, grid)
+    fs = full_scale.unsqueeze(1)  # [R, 1, out]
+
+    def read(inputs: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+        columns = inputs.transpose(0, 1)  # [R, N, rows]
+        y = torch.bmm(columns, weights) / fs  # full-scale device reads
+        if variances is not None:
+            y = ops.add_read_noise(y.contiguous(), (torch.bmm(columns.square(), variances) / fs.square()).contiguous(), key)
+        return _converter(y, key, periphery.out_bits, periphery.out_bound, periphery.out_noise)
+
+    y = read(x_dac, rng)  # [R, N, out]
+    rereads = torch.zeros((), dtype=torch.float64, device=y.device)
+    if periphery.bound_management:
+        # Every array re-reads a vector whose outputs saturated, with its inputs halved once more;
+        # all rounds are computed (no host synchronisation), each used where it was needed.
+        for round_ in range(1, periphery.max_rereads + 1):
+            saturated = (y.abs() >= periphery.out_bound).any(dim=-1, keepdim=True)  # per array and vector
+            factor = 0.5**round_
+            again = read(_converter(x_blocks / scale * factor, rng, periphery.in_bits, 1.0, 0.0), _reread_rng(rng, round_))
+            y = torch.where(saturated, again / factor, y)
+            rereads = rereads + saturated.sum()
+    y = y * fs
+    if partial_scale is not None:
+        y = y * partial_scale.unsqueeze(1)
+    y = (y * scale.transpose(0, 1)).sum(dim=0)
+    x_used = (x_dac * scale).reshape(n, -1)[:, : grid.in_features]
+    return y, x_used, rereads
+
+
+def _transposed_read(d, weight, variance, full_scale, rng, periphery: Periphery, grid: Grid):
+    """The transposed read of error vectors ``d`` (``[N, out]``) through the same arrays: per array,
+    the error slice (pre-scaled digitally by each column's full scale, so that the array computes in
+    its conductances) is scaled to the DAC's range, read through the transposed conductances with
+    read noise, output noise and the ADC, scaled back; partial sums added. Returns ``[N, in]``."""
+    n, out = d.shape
+    R, C, rows, cols = grid.row_blocks, grid.col_blocks, grid.rows, grid.cols
+    pad_out, pad_in = C * cols - out, R * rows - grid.in_features
+    pre = d.unsqueeze(1) * full_scale.unsqueeze(0)  # [N, R, out]
+    pre = F.pad(pre, (0, pad_out)).view(n, R, C, cols)
+    scale = _input_scale(pre, periphery)  # [N, R, C, 1]
+    d_dac = _converter(pre / scale, rng, periphery.in_bits, 1.0, 0.0)
+    conductance = weight / expand_blocks(full_scale, grid)  # full-scale device units
+    conductance = F.pad(conductance, (0, pad_in, 0, pad_out)).view(C, cols, R, rows).permute(2, 0, 1, 3)  # [R, C, cols, rows]
+    inputs = d_dac.permute(1, 2, 0, 3).reshape(R * C, n, cols)
+    z = torch.bmm(inputs, conductance.reshape(R * C, cols, rows))  # [R*C, N, rows]
+    if variance is not None:
+        fs2 = expand_blocks(full_scale, grid).square()
+        var = F.pad(variance / fs2, (0, pad_in, 0, pad_out)).view(C, cols, R, rows).permute(2, 0, 1, 3).reshape(R * C, cols, rows)
+        z = ops.add_read_noise(z.contiguous(), torch.bmm(inputs.square(), var).contiguous(), rng)
+    z = _converter(z, rng, periphery.out_bits, periphery.out_bound, periphery.out_noise)
+    z = z.view(R, C, n, rows) * scale.permute(1, 2, 0, 3)
+    return z.sum(dim=1).permute(1, 0, 2).reshape(n, R * rows)[:, : grid.in_features]
+
+
+class _ArrayRead(torch.autograd.Function):
+    """The forward read, with the transposed read (or the exact transpose) as the input's gradient."""
 
     @staticmethod
-    def forward(ctx, x, rng, bits, noise):
-        ctx.save_for_backward(rng)
-        ctx.bits, ctx.noise = bits, noise
-        return x.view_as(x)
+    def forward(ctx, x, weight, variance, full_scale, partial_scale, rng, periphery, grid, transposed_noise):
+        y, x_used, rereads = _forward_read(x, weight, variance, full_scale, partial_scale, rng, periphery, grid)
+        ctx.save_for_backward(x, x_used, weight, variance, full_scale, partial_scale, rng)
+        ctx.periphery, ctx.grid, ctx.transposed_noise = periphery, grid, transposed_noise
+        ctx.mark_non_differentiable(rereads)
+        return y, rereads
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad):
-        (rng,) = ctx.saved_tensors
-        if grad.numel() == 0:
-            return grad, None, None, None
-        with torch.no_grad():
-            # The range follows the gradient's largest magnitude (no host sync: the gradient is
-            # normalised, converted on [-1, 1] and scaled back).
-            largest = grad.abs().amax().clamp(min=1e-30)
-            normalised = (grad / largest).contiguous().float()
-            grad = ops.quantize(normalised, backward_rng(rng), bits=ctx.bits, bound=1.0, noise_std=ctx.noise) * largest
-        return grad, None, None, None
-
-
-class _ReadWithTransposedNoise(torch.autograd.Function):
-    """``y = x W^T`` whose backward is the array's transposed read (in-situ training): the gradient of
-    the input carries the devices' read noise, N(0, sum_i sigma_ij^2 grad_y_i^2) for input j. The
-    gradient of the weight is exact: the hardware applies it as pulses, it does not read it."""
-
-    @staticmethod
-    def forward(ctx, x, weight, variance, rng):
-        ctx.save_for_backward(x, weight, variance, rng)
-        return F.linear(x, weight)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_y):
-        x, weight, variance, rng = ctx.saved_tensors
+    def backward(ctx, grad_y, _grad_rereads):
+        x, x_used, weight, variance, full_scale, partial_scale, rng, = ctx.saved_tensors
+        periphery, grid = ctx.periphery, ctx.grid
         grad_x = grad_weight = None
+        if partial_scale is not None:  # only deployed tiles compensate; they are not trained
+            raise RuntimeError("a programmed (deployed) tile cannot be trained")
         if ctx.needs_input_grad[0]:
-            grad_x = grad_y.matmul(weight)
-            noise_variance = grad_y.square().matmul(variance)
-            grad_x = ops.add_read_noise(grad_x.contiguous(), noise_variance.contiguous(), backward_rng(rng))
+            noise = variance if ctx.transposed_noise else None
+            if periphery.backward_like_forward and not periphery.ideal:
+                grad_x = _transposed_read(grad_y, weight, noise, full_scale, backward_rng(rng), periphery, grid)
+            else:
+                grad_x = grad_y.matmul(weight)
+                if noise is not None:
+                    grad_x = ops.add_read_noise(grad_x.contiguous(), grad_y.square().matmul(noise).contiguous(), backward_rng(rng))
+            if periphery.input_scaling == "fixed" and periphery.in_bits > 0:
+                grad_x = grad_x * (x.abs() <= periphery.in_bound)  # clipped inputs pass no gradient
         if ctx.needs_input_grad[1]:
-            grad_weight = grad_y.reshape(-1, grad_y.shape[-1]).t().matmul(x.reshape(-1, x.shape[-1]))
-        return grad_x, grad_weight, None, None
+            grad_weight = grad_y.t().matmul(x_used)
+        return grad_x, grad_weight, None, None, None, None, None, None, None
 
 
 def array_read(
@@ -90,26 +213,56 @@ def array_read(
     weight: torch.Tensor,
     rng: torch.Tensor,
     periphery: Periphery,
+    grid: Grid,
     *,
+    full_scale: torch.Tensor,
     variance: torch.Tensor | None = None,
+    partial_scale: torch.Tensor | None = None,
     transposed_read_noise: bool = False,
-) -> torch.Tensor:
-    """One read of the array holding ``weight`` (network units, ``[out, in]``) by the input vectors
-    ``x`` (``[N, in]``, float32): DAC, products with the devices' read noise (``variance``: of each
-    weight's read, network units squared; None: noiseless devices), ADC with output noise. Returns
-    ``[N, out]`` without bias. The backward read sees the same converters when the periphery says so;
-    ``transposed_read_noise`` gives it the devices' read noise too (in-situ training).
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One read of ``weight`` (``[out, in]``, network units) held by the arrays of ``grid`` by the
+    input vectors ``x`` (``[N, in]``, float32); ``[N, out]`` without bias.
+
+    Args:
+        full_scale: ``[row_blocks, out]``: the network-unit weight one full-scale device stands for,
+            per array row block and output (constant over an array with per-array mapping).
+        variance: of each weight's read noise (network units squared); None: noiseless devices.
+        partial_scale: ``[row_blocks, out]`` factors on each array's partial sums (drift compensation).
+        transposed_read_noise: the backward's transposed read carries the devices' read noise too.
+
+    Returns ``(y, rereads)``: the outputs and the number of re-reads of bound management (a 0-dim
+    tensor; None when the read was exact).
     """
-    x = _converter(x, rng, periphery.in_bits, periphery.in_bound, 0.0)
-    if periphery.backward_like_forward and torch.is_grad_enabled() and x.requires_grad:
-        x = _BackwardConverter.apply(x, rng, periphery.out_bits, periphery.out_noise)
-    if variance is not None and transposed_read_noise and torch.is_grad_enabled():
-        y = _ReadWithTransposedNoise.apply(x, weight, variance, rng)
-    else:
+    if periphery.ideal and partial_scale is None:
+        # No converter, no output noise: the arrays' partial sums add up to the exact product.
+        if variance is not None and transposed_read_noise and torch.is_grad_enabled():
+            return _ExactReadWithNoise.apply(x, weight, variance, rng), None
         y = F.linear(x, weight)
-    if variance is not None:
-        # Independent device noises sum per output: N(0, sum_j sigma_ij^2 x_j^2), one more GEMM.
-        with torch.no_grad():
-            output_variance = F.linear(x.detach().square(), variance)
-        y = ops.add_read_noise(y, output_variance, rng)
-    return _converter(y, rng, periphery.out_bits, periphery.out_bound, periphery.out_noise)
+        if variance is not None:
+            with torch.no_grad():
+                output_variance = F.linear(x.detach().square(), variance)
+            y = ops.add_read_noise(y, output_variance, rng)
+        return y, None
+    return _ArrayRead.apply(x, weight, variance, full_scale, partial_scale, rng, periphery, grid, transposed_read_noise)
+
+
+class _ExactReadWithNoise(torch.autograd.Function):
+    """``y = x W^T`` with read noise per output, whose backward is the noisy transposed read (no
+    converters): N(0, sum_i sigma_ij^2 grad_y_i^2) on input j's gradient; the weight gradient exact."""
+
+    @staticmethod
+    def forward(ctx, x, weight, variance, rng):
+        ctx.save_for_backward(x, weight, variance, rng)
+        y = F.linear(x, weight)
+        return ops.add_read_noise(y, F.linear(x.square(), variance), rng)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_y):
+        x, weight, variance, rng = ctx.saved_tensors
+        grad_x = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            grad_x = ops.add_read_noise(grad_y.matmul(weight).contiguous(), grad_y.square().matmul(variance).contiguous(), backward_rng(rng))
+        if ctx.needs_input_grad[1]:
+            grad_weight = grad_y.t().matmul(x)
+        return grad_x, grad_weight, None, None

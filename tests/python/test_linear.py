@@ -243,7 +243,7 @@ def test_deployed_read_noise_is_that_of_reading_every_device():
         per_device = torch.cat([
             F.linear(x, (ops.pcm_read(deployed.g_plus_us, deployed.nu_plus, make_rng_state(60, step), t, **read)
                          - ops.pcm_read(deployed.g_minus_us, deployed.nu_minus, make_rng_state(61, step), t, **read))
-                     / float(deployed.scale_us_per_unit))
+                     / deployed.scale_us_per_unit.float().t())
             for step in range(4000)
         ])  # fmt: skip
     spread = per_device.std(dim=0)
