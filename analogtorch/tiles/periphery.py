@@ -233,6 +233,8 @@ def array_read(
     Returns ``(y, rereads)``: the outputs and the number of re-reads of bound management (a 0-dim
     tensor; None when the read was exact).
     """
+    if x.numel() == 0 or weight.numel() == 0:
+        return F.linear(x, weight), None  # no vector or no device: an empty (or all-zero) read
     if periphery.ideal and partial_scale is None:
         # No converter, no output noise: the arrays' partial sums add up to the exact product.
         if variance is not None and transposed_read_noise and torch.is_grad_enabled():

@@ -117,7 +117,8 @@ def test_an_in_situ_layer_trains_on_cuda_like_on_the_cpu():
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        return layer.g_plus_us, layer.g_minus_us, layer.v_c
+        tile = layer.tiles["weight"][0]
+        return tile.g_plus_us, tile.g_minus_us, tile.v_c
 
     # The GEMMs differ between CPU and cuBLAS, so gradients (and pulses) may differ in the last bits:
     # compare the device state statistically rather than bitwise.
