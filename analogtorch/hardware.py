@@ -1,6 +1,6 @@
 """Energy, time and area of what the simulated hardware did: an estimate from counted events.
 
-Every ``AnalogLinear`` counts its array reads (forward and transposed), converter operations,
+Every tile of an analog layer counts its array reads (forward and transposed), converter operations,
 updates, capacitor pulses, transfers, refreshes, PCM programming pulses and verify reads
 (``analogtorch.analog_stats``). :func:`estimate` multiplies those counts by a table of per-event
 costs (:class:`HardwareCosts`) and sets the result beside a digital baseline (:class:`DigitalBaseline`:
@@ -148,10 +148,13 @@ def _rates(ops: float, energy_j: float, time_s: float, area_mm2: float) -> dict[
 
 
 def _layer_estimate(stats: dict[str, Any], costs: HardwareCosts) -> dict[str, Any]:
-    rows, cols = stats["in_features"], stats["out_features"]  # the array: one row per input
+    rows, cols = stats["in_features"], stats["out_features"]  # the tile's matrix: one row per input
     cells = rows * cols
-    read_j = cells * costs.cell_read_j + rows * costs.dac_conversion_j + cols * costs.adc_conversion_j
-    transposed_read_j = cells * costs.cell_read_j + cols * costs.dac_conversion_j + rows * costs.adc_conversion_j
+    # Its arrays each have their own converters: an input slice is converted once per array column
+    # of arrays it drives, an output once per array row of arrays that produce a partial sum.
+    row_blocks, col_blocks = stats.get("row_blocks", 1), stats.get("col_blocks", 1)
+    read_j = cells * costs.cell_read_j + rows * col_blocks * costs.dac_conversion_j + cols * row_blocks * costs.adc_conversion_j
+    transposed_read_j = cells * costs.cell_read_j + cols * row_blocks * costs.dac_conversion_j + rows * col_blocks * costs.adc_conversion_j
     # Training events: every training forward read is followed by a transposed read (backward_reads).
     trained = stats["backward_reads"]
     pulse_j = costs.capacitor_pulse_j if stats["capacitor"] else costs.pcm_set_pulse_j

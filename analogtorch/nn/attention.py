@@ -134,7 +134,6 @@ class AnalogMultiheadAttention(AnalogModule):
             if key_padding_mask is not None:
                 is_causal = False
 
-        self._count_examples(batch)
         q, k, v = self._project(0, query), self._project(1, key), self._project(2, value)
         if attn_mask is not None and attn_mask.dim() == 2:
             attn_mask = attn_mask.unsqueeze(0)
@@ -177,6 +176,7 @@ class AnalogMultiheadAttention(AnalogModule):
             out = out.permute(2, 0, 1, 3).reshape(tgt_len * batch, embed)
             weights = None
         out = self.out_proj(out).view(tgt_len, batch, embed)
+        self._count_examples(batch)
         if not batched:
             out = out.squeeze(1)
             weights = None if weights is None else weights.squeeze(0)

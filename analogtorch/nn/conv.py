@@ -109,10 +109,10 @@ class _AnalogConvNd(AnalogModule):
         out_size = [(size - d * (k - 1) - 1) // s + 1 for size, k, d, s in zip(spatial, kernel, dilation, stride)]
         if any(size <= 0 for size in out_size):
             raise ValueError(f"input: spatial size {list(spatial)} (after padding) is smaller than the kernel {list(kernel)}")
-        self._count_examples(batch)
         patches = F.unfold(x, kernel, dilation=dilation, stride=stride)  # [N, C * k, L]
         vectors = patches.transpose(1, 2).reshape(-1, patches.shape[1])  # one array read per patch
         y = self._tile_read("weight", vectors)
+        self._count_examples(batch)
         y = y.reshape(batch, -1, self.out_channels).transpose(1, 2)
         y = y.reshape(batch, self.out_channels, *(out_size if self._dims == 2 else out_size[1:]))
         if self.bias is not None:

@@ -81,8 +81,8 @@ class AnalogLinear(AnalogModule):
         if x.dim() == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"input: expected shape [*, {self.in_features}], got {list(x.shape)}")
         flat = x.reshape(math.prod(x.shape[:-1]), self.in_features)
-        self._count_examples(x.shape[0] if x.dim() > 1 else 1)
         y = self._tile_read("weight", flat).reshape(*x.shape[:-1], self.out_features)
+        self._count_examples(x.shape[0] if x.dim() > 1 else 1)
         return y if self.bias is None else y + self.bias.to(y.dtype)
 
     def extra_repr(self) -> str:

@@ -86,7 +86,6 @@ class AnalogLSTM(AnalogModule):
         elif self.batch_first:
             x = x.transpose(0, 1)
         steps, batch = x.shape[0], x.shape[1]
-        self._count_examples(batch)
         directions = 2 if self.bidirectional else 1
         if hx is None:
             zeros = x.new_zeros((self.num_layers * directions, batch, self.hidden_size))
@@ -114,6 +113,7 @@ class AnalogLSTM(AnalogModule):
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, p=self.dropout)
         output, h_n, c_n = layer_input, torch.stack(h_n), torch.stack(c_n)
+        self._count_examples(batch)
         if not batched:
             return output.squeeze(1), (h_n.squeeze(1), c_n.squeeze(1))
         if self.batch_first:

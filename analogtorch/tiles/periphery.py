@@ -174,6 +174,16 @@ def _transposed_read(d, weight, variance, full_scale, rng, periphery: Periphery,
     return z.sum(dim=1).permute(1, 0, 2).reshape(n, R * rows)[:, : grid.in_features]
 
 
+def _refuse_second_derivatives() -> None:
+    # A backward that builds a graph (create_graph=True) would differentiate the simulated transposed
+    # read, converters and noise draws, which have no meaningful derivative: refuse, never return zeros.
+    if torch.is_grad_enabled():
+        raise RuntimeError(
+            "analog reads: second derivatives (backward with create_graph=True, double backward) are not "
+            "simulated; compute them on a digital copy (analogtorch.convert_to_digital)"
+        )
+
+
 class _ArrayRead(torch.autograd.Function):
     """The forward read, with the transposed read (or the exact transpose) as the input's gradient."""
 
@@ -186,8 +196,8 @@ class _ArrayRead(torch.autograd.Function):
         return y, rereads
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, grad_y, _grad_rereads):
+        _refuse_second_derivatives()
         x, x_used, weight, variance, full_scale, partial_scale, rng, = ctx.saved_tensors
         periphery, grid = ctx.periphery, ctx.grid
         grad_x = grad_weight = None
@@ -259,8 +269,8 @@ class _ExactReadWithNoise(torch.autograd.Function):
         return ops.add_read_noise(y, F.linear(x.square(), variance), rng)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
     def backward(ctx, grad_y):
+        _refuse_second_derivatives()
         x, weight, variance, rng = ctx.saved_tensors
         grad_x = grad_weight = None
         if ctx.needs_input_grad[0]:
