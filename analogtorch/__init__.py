@@ -12,8 +12,7 @@
   one copy of each law and one counter-based random generator (a seed gives the same bits everywhere).
 """
 
-from . import _ops as ops
-from . import config, hardware, optim, presets, tiles
+from . import config, hardware, ops, optim, presets, tiles
 from ._ops import cuda_kernels_available, make_rng_state
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import Capacitor3T1C, PCMDevice, Periphery, UnitCell

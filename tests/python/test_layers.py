@@ -312,3 +312,23 @@ def test_compiled_training_compiles_once(preset):
         torch._dynamo.reset()
         inputs = torch.randn(2, 1, 6, 6) if isinstance(layer, AnalogConv2d) else torch.randn(2, 6)
         torch.compile(layer, backend="aot_eager", fullgraph=True)(inputs).sum().backward()
+
+
+def test_the_ops_namespace_is_importable_and_holds_ops_only():
+    import importlib
+
+    module = importlib.import_module("analogtorch.ops")
+    from analogtorch.ops import pcm_read  # noqa: F401
+
+    public = {name for name in dir(module) if not name.startswith("_")}
+    assert public == set(module.__all__) and {"torch", "importlib", "warnings"}.isdisjoint(public)
+    assert analogtorch.ops is module
+
+
+def test_presets_take_their_fields_as_keywords():
+    assert presets.hardware_aware(device_noise_every=16).device_noise_every == 16
+    assert presets.hardware_aware(out_noise=0.02).periphery.out_noise == 0.02
+    assert presets.ambrogio2018(transfer_every=100, gain_f=2.0).unit_cell.gain_f == 2.0
+    assert presets.pcm_only(update_amplitude=0.1).update_amplitude == 0.1
+    with pytest.raises(TypeError, match="device_noise_every: not a field of UnitCellConfig"):
+        presets.ambrogio2018(device_noise_every=4)
