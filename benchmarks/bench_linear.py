@@ -31,7 +31,7 @@ from timing import median_seconds  # benchmarks/timing.py
 PRESETS = {
     "ideal": presets.ideal,
     "hardware_aware": presets.hardware_aware,
-    "hw_aware/16": lambda: presets.replace(presets.hardware_aware(), device_noise_every=16),
+    "hw_aware/16": lambda: presets.hardware_aware(device_noise_every=16),
     "ambrogio2018": presets.ambrogio2018,
     "pcm_only": presets.pcm_only,
 }
@@ -46,9 +46,9 @@ def timings(layer: nn.Module, x: torch.Tensor, labels: torch.Tensor, repeats: in
             layer(x)
 
     times = {"forward": median_seconds(forward, repeats)}
-    if getattr(layer, "_deployed", None) is not None:
+    if getattr(layer, "programmed", False):
         return times  # a programmed layer only infers
-    optimizer_class = AnalogSGD if isinstance(layer, AnalogLinear) else torch.optim.SGD
+    optimizer_class = AnalogSGD if isinstance(layer, analogtorch.nn.AnalogModule) else torch.optim.SGD
     optimizer = optimizer_class(layer.parameters(), lr=LEARNING_RATE)
 
     def forward_backward():
@@ -74,11 +74,14 @@ def make_layer(name: str, size: int) -> AnalogLinear:
 
 
 def state_bytes_per_weight(layer: nn.Module) -> float:
-    if not isinstance(layer, AnalogLinear) or layer.config.mode in ("ideal", "hardware_aware"):
+    """Bytes of per-weight device state (conductances, V_C, cell variation) the tiles keep."""
+    if not isinstance(layer, analogtorch.nn.AnalogModule):
         return 0.0
-    names = ("g_plus_us", "g_minus_us", "v_c", "variation")
-    total = sum(getattr(layer, n).numel() * getattr(layer, n).element_size() for n in names if hasattr(layer, n))
-    return total / layer.weight.numel()
+    weights = layer.weight.numel()
+    total = sum(buffer.numel() * buffer.element_size() for tiles in layer.tiles.values() for tile in tiles
+                for name, buffer in tile.named_buffers() if buffer.numel() >= weights // len(tiles) and name != "noise_variance"
+                and name != "noise_deviation")  # fmt: skip
+    return total / weights
 
 
 def main() -> None:
