@@ -332,3 +332,30 @@ def test_presets_take_their_fields_as_keywords():
     assert presets.pcm_only(update_amplitude=0.1).update_amplitude == 0.1
     with pytest.raises(TypeError, match="device_noise_every: not a field of UnitCellConfig"):
         presets.ambrogio2018(device_noise_every=4)
+
+
+@pytest.mark.parametrize("preset", ["ideal", "hardware_aware", "hw_aware/4", "ambrogio2018", "pcm_only", "deployed"])
+def test_forward_and_backward_never_read_a_tensor_back_to_the_host(preset, monkeypatch):
+    # On CUDA a host read is a synchronisation: the hot path must not have any. The CPU proves it by
+    # construction: every way of reading a tensor's value into Python fails during forward and backward.
+    configs = {"ideal": presets.ideal(), "hw_aware/4": presets.hardware_aware(device_noise_every=4),
+               "deployed": presets.hardware_aware(), **{name: build() for name, build in PRESETS.items()}}  # fmt: skip
+    torch.manual_seed(0)
+    model = nn.Sequential(AnalogConv2d(1, 3, 3, config=configs[preset]), nn.ReLU(), nn.Flatten(),
+                          AnalogLinear(3 * 4 * 4, 4, config=configs[preset]))  # fmt: skip
+    if preset == "deployed":
+        analogtorch.program(model)
+        analogtorch.set_time(model, 3600.0)
+        model.eval()
+    x = torch.randn(8, 1, 6, 6)
+    model(x)  # caches (read-noise variances, drifted weights) are filled once, after loads and moves
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a host read of a tensor on the hot path")
+
+    for name in ("item", "tolist", "__int__", "__float__", "__bool__", "__index__"):
+        monkeypatch.setattr(torch.Tensor, name, refuse)
+    for _ in range(5):
+        y = model(x)
+        if preset != "deployed":
+            y.square().mean().backward()
