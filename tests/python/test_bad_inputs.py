@@ -758,8 +758,8 @@ BAD_INPUTS = [
     BadInput("files", lambda: analogtorch.load_checkpoint(model(), write("garbage.pt", b"not a checkpoint" * 10)), ValueError, "checkpoint 'garbage.pt': unreadable (truncated or not written by torch.save)"),
     BadInput("files", lambda: analogtorch.load_checkpoint(model(), truncated_checkpoint("half.pt")), ValueError, "checkpoint 'half.pt': unreadable (truncated or not written by torch.save)"),
     BadInput("files", lambda: analogtorch.load_checkpoint(model(), write("empty.pt", b"")), ValueError, "checkpoint 'empty.pt': unreadable"),
-    BadInput("files", lambda: analogtorch.load_checkpoint(model(), torch_saved("plain.pt", {"0.weight": torch.zeros(2, 4)})), ValueError, "checkpoint 'plain.pt': not an analogtorch checkpoint of format 1"),
-    BadInput("files", lambda: analogtorch.load_checkpoint(model(), torch_saved("digest.pt", {"analogtorch_checkpoint": 1, "state_dict": {}, "sha256": "0" * 64})), ValueError, "checkpoint 'digest.pt': its contents do not match their SHA-256 digest (corrupted)"),
+    BadInput("files", lambda: analogtorch.load_checkpoint(model(), torch_saved("plain.pt", {"0.weight": torch.zeros(2, 4)})), ValueError, "checkpoint 'plain.pt': not an analogtorch checkpoint of format 2"),
+    BadInput("files", lambda: analogtorch.load_checkpoint(model(), torch_saved("digest.pt", {"analogtorch_checkpoint": 2, "analogtorch_version": "0", "state_dict": {}, "extra": {}, "sha256": "0" * 64})), ValueError, "checkpoint 'digest.pt': its contents do not match their SHA-256 digest (corrupted)"),
     BadInput("shapes", lambda: analogtorch.load_checkpoint(model(presets.ambrogio2018()), saved_checkpoint("wide.pt", nn.Sequential(layer(presets.ambrogio2018(), 4, 3)))), ValueError, "state_dict: saved from a layer of shape [3, 4], this layer is [2, 4]"),
     BadInput("configs", lambda: analogtorch.load_checkpoint(model(presets.ambrogio2018()), saved_checkpoint("pcm.pt", model(presets.pcm_only()))), ValueError, "state_dict: saved from a layer of another configuration: mode = 'pcm_only' (layer: 'in_situ')"),
 
