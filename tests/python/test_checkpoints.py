@@ -593,3 +593,138 @@ def test_the_directory_is_fsynced_after_the_rename(tmp_path, monkeypatch):
     analogtorch.save_checkpoint(digital(), tmp_path / "model.pt")
     assert synced[-1] is True  # the last fsync is the directory's, after the rename
     assert synced.count(False) >= 1  # and the file's before it
+
+
+# ---------------------------------------------------------------------------------------------
+# Fuzz: crafted files are refused naming the file, within time and memory, changing nothing
+# ---------------------------------------------------------------------------------------------
+
+import tempfile  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _self_doubling(depth):
+    nested = [0]
+    for _ in range(depth):
+        nested = [nested, nested]
+    return nested
+
+
+def _chain(depth):
+    nested = []
+    for _ in range(depth):
+        nested = [nested]
+    return nested
+
+
+_tensors = st.one_of(
+    st.builds(lambda n: torch.arange(n, dtype=torch.float32), st.integers(0, 20)),
+    st.sampled_from([torch.tensor(3), torch.tensor(True), torch.zeros(2, 0), torch.ones(3, dtype=torch.float64)]),
+    st.builds(lambda bits: torch.zeros(1).expand(2**bits), st.integers(10, 40)),  # stride 0, any size
+    st.builds(lambda n: torch.zeros(4)[::2].expand(n, 2), st.integers(1, 2**30)),  # a view wider than its storage
+)
+_leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**64), 2**64),
+    st.sampled_from([2**100, -(2**200), 10**1000]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.binary(max_size=8),
+    _tensors,
+    st.sampled_from([torch.float32, torch.device("cpu"), torch.Size([2, 3])]),
+)
+_keys = st.one_of(st.text(max_size=6), st.integers(-3, 3), st.sampled_from([None, 1.5, True, (1, 2)]))
+_values = st.recursive(
+    _leaves,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.lists(children, max_size=4).map(tuple),
+        st.dictionaries(_keys, children, max_size=4),
+    ),
+    max_leaves=20,
+)
+_bombs = st.one_of(
+    st.builds(_self_doubling, st.integers(10, 60)),
+    st.builds(_chain, st.integers(20, 300)),
+)
+
+
+@st.composite
+def _payloads(draw):
+    base = nn.Sequential(nn.Linear(2, 2)).state_dict()
+    state_dict = draw(st.one_of(st.just(dict(base)), st.dictionaries(_keys, _values, max_size=4), _values))
+    if isinstance(state_dict, dict) and draw(st.booleans()):
+        state_dict[draw(_keys)] = draw(st.one_of(_values, _bombs))
+    payload = {
+        "analogtorch_checkpoint": draw(st.sampled_from([checkpoint._FORMAT] * 6 + [1, True, "2", 2.0])),
+        "analogtorch_version": draw(st.one_of(st.just(analogtorch.__version__), _values)),
+        "state_dict": state_dict,
+        "extra": draw(st.one_of(st.dictionaries(_keys, st.one_of(_values, _bombs), max_size=3), _values)),
+    }
+    for _ in range(draw(st.integers(0, 2))):  # an entry missing, or one more
+        if draw(st.booleans()) and payload:
+            payload.pop(draw(st.sampled_from(list(payload))))
+        else:
+            payload[draw(_keys)] = draw(_values)
+    sign = draw(st.sampled_from(["digest", "digest", "zeros", "other"]))
+    if sign == "digest":
+        try:  # bounded first: a bomb's digest would never finish
+            checkpoint._check(payload, (), 0, checkpoint._Bounds(1 << 16))
+            payload["sha256"] = checkpoint._digest(payload)
+        except Exception:  # a value the digest cannot take
+            payload["sha256"] = "0" * 64
+    elif sign == "zeros":
+        payload["sha256"] = "0" * 64
+    else:
+        payload["sha256"] = draw(_values)
+    return payload
+
+
+@settings(deadline=5000, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(_payloads())
+def test_crafted_checkpoints_are_refused_by_name_within_bounds(payload):
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "crafted.pt"
+        try:
+            torch.save(payload, path)
+        except (RecursionError, pickle_errors()):
+            return  # torch.save cannot write it: no file to load
+        model = nn.Sequential(nn.Linear(2, 2))
+        before, listing = snapshot(model), files_in(directory)
+        try:
+            with bounded(seconds=10, memory_bytes=1 << 30):
+                extra = analogtorch.load_checkpoint(model, path)
+        except ValueError as error:
+            assert repr(str(path)) in str(error), error
+            assert_unchanged(model, before)
+        except RuntimeError as error:  # the model's own refusal of a well-formed, signed state
+            assert "Error(s) in loading state_dict" in str(error), error
+            assert_unchanged(model, before)
+        else:
+            assert isinstance(extra, dict) and payload.get("analogtorch_checkpoint") == checkpoint._FORMAT
+        assert files_in(directory) == listing
+
+
+def pickle_errors():
+    import pickle
+
+    return (pickle.PicklingError, TypeError, AttributeError)
+
+
+def test_a_valid_checkpoint_loads_within_the_same_bounds(tmp_path):
+    # The bounds refuse crafted files, not real ones: tied weights and an optimizer's state fit.
+    model = nn.Sequential(nn.Embedding(50, 8), nn.Linear(8, 50))
+    model[1].weight = model[0].weight  # tied: two keys, one storage
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.tensor([1, 2, 3])).sum().backward()
+    optimizer.step()
+    analogtorch.save_checkpoint(model, tmp_path / "tied.pt", extra={"optimizer": optimizer.state_dict()})
+    fresh = nn.Sequential(nn.Embedding(50, 8), nn.Linear(8, 50))
+    fresh[1].weight = fresh[0].weight
+    with bounded(seconds=20, memory_bytes=1 << 30):
+        extra = analogtorch.load_checkpoint(fresh, tmp_path / "tied.pt")
+    assert_unchanged(fresh, model.state_dict())
+    assert extra["optimizer"]["state"].keys() == optimizer.state_dict()["state"].keys()
