@@ -391,7 +391,11 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike, *, strict: bool =
         raise ValueError(f"checkpoint {name!r}: malformed: {error}") from None
     if sha256 != _digest(payload):
         raise ValueError(f"checkpoint {name!r}: its contents do not match their SHA-256 digest (corrupted)")
-    load_state_dict(model, state_dict, strict=strict)
+    try:
+        load_state_dict(model, state_dict, strict=strict)
+    except (TypeError, KeyError, AttributeError, IndexError, OverflowError) as error:
+        # A module's loader tripping over a well-formed but unexpected value: still a bad file.
+        raise ValueError(f"checkpoint {name!r}: refused by the model: {type(error).__name__}: {error}") from error
     return extra
 
 

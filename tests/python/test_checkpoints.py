@@ -437,6 +437,21 @@ def test_a_huge_counter_is_refused(tmp_path):
     assert_refused_and_unchanged(tmp_path, path, "malformed: .*'count'\\]: an int of 81 bits", model=Counted())
 
 
+class Strict(Counted):
+    def set_extra_state(self, state):
+        self.state = {"count": int(state["count"])}  # a KeyError or TypeError for an unexpected state
+
+
+@pytest.mark.parametrize("state", [{}, {"count": [1]}], ids=["missing_key", "wrong_type"])
+def test_a_state_that_trips_a_modules_loader_is_a_value_error_naming_the_file(tmp_path, state):
+    saved = Counted(state)
+    analogtorch.save_checkpoint(saved, tmp_path / "odd.pt")
+    model = Strict({"count": 3})
+    before = snapshot(model)
+    assert_refused_and_unchanged(tmp_path, tmp_path / "odd.pt", "refused by the model: (KeyError|TypeError)", model=model)
+    assert model.state == {"count": 3} and before["_extra_state"] == {"count": 3}
+
+
 @pytest.mark.parametrize(
     "entries, message",
     [
