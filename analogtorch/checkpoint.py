@@ -22,6 +22,7 @@ import copy
 import errno
 import hashlib
 import os
+import re
 import secrets
 import struct
 import zipfile
@@ -151,7 +152,7 @@ def _tagged(tag: bytes, data: bytes) -> bytes:
 
 
 def _tensor_bytes(tensor: torch.Tensor) -> Iterator[bytes]:
-    tensor = tensor.detach().cpu().contiguous()
+    tensor = tensor.detach().cpu().resolve_conj().resolve_neg().contiguous()
     yield _tagged(b"t", f"{tensor.dtype}".encode())
     yield struct.pack(f"<Q{tensor.dim()}q", tensor.dim(), *tensor.shape)
     yield struct.pack("<Q", tensor.numel() * tensor.element_size())
@@ -234,6 +235,11 @@ class _RecordingWriter:
 _NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
+# ".<name>.<pid>.<8 hex>.tmp"; tempfile.mkstemp's ".<name>.<8 chars>.tmp" of earlier versions.
+_TEMPORARY_NAME = re.compile(r"(\d+)\.[0-9a-f]{8}\.tmp")
+_OLD_TEMPORARY_NAME = re.compile(r"[a-z0-9_]{8}\.tmp")
+
+
 def _temporary_prefix(path: Path) -> str:
     return f".{path.name}."
 
@@ -247,19 +253,21 @@ def _remove_stale_temporaries(path: Path, keep: Path) -> None:
     except OSError:
         return
     for candidate in candidates:
-        if candidate == keep:
-            continue
-        pid_text = candidate.name[len(prefix) :].split(".", 1)[0]
-        if pid_text.isdigit() and int(pid_text) != os.getpid():
+        rest = candidate.name[len(prefix) :]
+        ours = _TEMPORARY_NAME.fullmatch(rest)
+        if candidate == keep or not (ours or _OLD_TEMPORARY_NAME.fullmatch(rest)):
+            continue  # not a temporary file of this path (another target's name may share the prefix)
+        if ours:
+            pid = int(ours.group(1))
+            if pid == os.getpid():
+                continue  # another thread's save in progress
             try:
-                os.kill(int(pid_text), 0)
+                os.kill(pid, 0)
                 continue  # its writer still runs: a concurrent save
             except ProcessLookupError:
                 pass
             except (PermissionError, OverflowError, OSError):
                 continue
-        elif pid_text.isdigit():
-            continue  # this process's own: another thread's save in progress
         candidate.unlink(missing_ok=True)
 
 

@@ -580,11 +580,12 @@ def test_a_killed_save_leaves_a_temporary_file_that_the_next_save_removes(tmp_pa
     assert result.returncode == -signal.SIGKILL
     left = [p.name for p in tmp_path.iterdir()]
     assert len(left) == 1 and left[0].startswith(".model.pt.") and left[0].endswith(".tmp")
-    other = tmp_path / ".other.pt.1.abcd.tmp"  # another path's temporary file is not ours to remove
-    other.write_bytes(b"x")
+    others = [".other.pt.1.abcd.tmp", f".model.pt.99999999.{os.getpid()}.0123abcd.tmp"]  # other targets' files
+    for name in others:
+        (tmp_path / name).write_bytes(b"x")
 
     analogtorch.save_checkpoint(digital(), path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.pt.1.abcd.tmp", "model.pt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*others, "model.pt"])
     analogtorch.load_checkpoint(digital(), path)
 
 
