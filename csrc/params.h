@@ -105,7 +105,6 @@ inline capacitor::Params capacitor(c10::ArrayRef<double> values) {
   p.rail_margin_v = static_cast<float>(r.positive(9, "rail_margin_v"));
   p.soft_bounds = r.integer(10, "soft_bounds", 0, 1) == 1;
   p.max_pulses = r.integer(11, "max_pulses", 1, 127);
-  p.dg_per_pulse_us = static_cast<float>(r.positive(12, "dg_per_pulse_us"));
   TORCH_CHECK(p.v_min_v < p.v_init_v && p.v_init_v < p.v_max_v,
               "capacitor_params: expected v_min_v < v_init_v < v_max_v, got ", p.v_min_v, ", ", p.v_init_v, ", ",
               p.v_max_v);
@@ -122,6 +121,8 @@ inline capacitor::Params capacitor(c10::ArrayRef<double> values) {
   TORCH_CHECK(std::isfinite(g_top) && g_top <= 3.4028234663852886e38,
               "capacitor_params[k_us_per_v2]: expected g(v_max_v) = k_us_per_v2 (v_max_v - v_t_v)^2 within float32's "
               "range, got ", g_top);
+  // Last: a flat read curve (v_t_v >= v_init_v) makes it 0, and the message above says why.
+  p.dg_per_pulse_us = static_cast<float>(r.positive(12, "dg_per_pulse_us"));
   return p;
 }
 
