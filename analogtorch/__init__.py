@@ -13,7 +13,7 @@
 """
 
 from . import config, hardware, ops, optim, presets, tiles
-from ._ops import cuda_kernels_available, make_rng_state
+from ._ops import cuda_kernels_available, cuda_kernels_built, make_rng_state
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import Capacitor3T1C, PCMDevice, Periphery, UnitCell
 from .hardware import DigitalBaseline, HardwareCosts, estimate
@@ -61,6 +61,7 @@ __all__ = [
     "convert_to_analog",
     "convert_to_digital",
     "cuda_kernels_available",
+    "cuda_kernels_built",
     "estimate",
     "load_checkpoint",
     "make_rng_state",

@@ -31,6 +31,7 @@ __all__ = [
     "capacitor_update",
     "cell_variation",
     "cuda_kernels_available",
+    "cuda_kernels_built",
     "hardware_aware_read",
     "make_rng_state",
     "pcm_pair_step_",
@@ -57,9 +58,14 @@ def _load_cuda_kernels() -> bool:
 _CUDA_KERNELS = _load_cuda_kernels()
 
 
-def cuda_kernels_available() -> bool:
-    """Whether the CUDA kernels were built and loaded (a GPU may still be absent)."""
+def cuda_kernels_built() -> bool:
+    """Whether the CUDA kernels were compiled and their library loaded (a GPU may still be absent)."""
     return _CUDA_KERNELS
+
+
+def cuda_kernels_available() -> bool:
+    """Whether the CUDA kernels can run here: built and loaded, and a GPU visible to torch."""
+    return _CUDA_KERNELS and torch.cuda.is_available()
 
 
 def make_rng_state(seed: int, step: int = 0, device: torch.device | str | None = None) -> torch.Tensor:
@@ -68,7 +74,8 @@ def make_rng_state(seed: int, step: int = 0, device: torch.device | str | None =
     The same state gives the same bits on every device and thread count. Ops never advance it:
     callers bump ``step`` (``state[1] += 1``) when they want fresh draws. Steps wrap at 2^40.
     """
-    if not isinstance(seed, int) or not isinstance(step, int):
+    # bool is an int subclass: True as a seed is a mistake, not seed 1
+    if isinstance(seed, bool) or isinstance(step, bool) or not isinstance(seed, int) or not isinstance(step, int):
         raise TypeError(f"seed and step: expected ints, got {type(seed).__name__} and {type(step).__name__}")
     if not -(2**63) <= seed < 2**64:
         raise ValueError(f"seed: expected a 64-bit integer, got {seed}")
@@ -308,7 +315,9 @@ def cell_variation(rng: torch.Tensor, shape: torch.Size | tuple[int, ...]) -> to
     (factors N(1, mismatch_sigma)) and the read-transistor threshold (V_T + v_t_sigma_v z).
     Draw once per array and keep it: it is the array's device-to-device variation.
     """
-    return torch.ops.analogtorch.cell_variation(rng, list(shape))
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, (tuple, list, torch.Size)):
+        raise TypeError(f"shape: expected a tuple of ints (e.g. (rows, cols)), got {type(shape).__name__} {shape!r:.50}")
+    return torch.ops.analogtorch.cell_variation(rng, [_int(size, "shape") for size in shape])
 
 
 def capacitor_update(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import struct
 from dataclasses import dataclass, field, replace
 
 __all__ = ["Capacitor3T1C", "PCMDevice", "Periphery", "UnitCell", "replace"]
@@ -30,6 +31,20 @@ __all__ = ["Capacitor3T1C", "PCMDevice", "Periphery", "UnitCell", "replace"]
 # Validation helpers. Each takes the config and a field name, checks the field, stores the
 # normalised value (ints given for floats become floats) and returns it.
 # ---------------------------------------------------------------------------------------------
+
+
+# The kernels compute in float32: a value must keep its meaning there. Positive fields must be at
+# least float32's smallest normal number (GPU kernels may flush subnormals to zero).
+_FLOAT32_MAX = 3.4028234663852886e38
+_FLOAT32_TINY = 1.1754943508222875e-38
+
+
+def _float32(value: float) -> float:
+    """``value`` rounded to float32 (+-inf where it overflows)."""
+    try:
+        return struct.unpack("<f", struct.pack("<f", value))[0]
+    except OverflowError:
+        return math.copysign(math.inf, value)
 
 
 def _store(config: object, name: str, value: object) -> None:
@@ -58,16 +73,24 @@ def _in_range(
     value = _number(config, name)
     above = value > low if low_open else value >= low
     below = value < high if high_open else value <= high
+    if math.isfinite(low) and math.isfinite(high):
+        bounds = f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    elif math.isfinite(low):
+        bounds = f" {'>' if low_open else '>='} {low:g}"
+    elif math.isfinite(high):
+        bounds = f" {'<' if high_open else '<='} {high:g}"
+    else:
+        bounds = ""
     if not (math.isfinite(value) and above and below):
-        if math.isfinite(low) and math.isfinite(high):
-            bounds = f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        elif math.isfinite(low):
-            bounds = f" {'>' if low_open else '>='} {low:g}"
-        elif math.isfinite(high):
-            bounds = f" {'<' if high_open else '<='} {high:g}"
-        else:
-            bounds = ""
         raise ValueError(f"{name}: expected a finite number{bounds}, got {value!r}")
+    rounded = _float32(value)
+    if not math.isfinite(rounded):
+        raise ValueError(f"{name}: expected a number within float32's range (|x| <= {_FLOAT32_MAX!r}), got {value!r}")
+    if low_open and low == 0.0 and rounded < _FLOAT32_TINY:
+        raise ValueError(f"{name}: expected a number > 0 that float32 holds (>= {_FLOAT32_TINY!r}), got {value!r}")
+    # An open end must stay open after rounding (0.999999999999 is 1.0 in float32).
+    if (low_open and not rounded > low) or (high_open and not rounded < high):
+        raise ValueError(f"{name}: expected a number{bounds} also in float32 (it rounds to {rounded!r}), got {value!r}")
     return value
 
 
@@ -306,6 +329,20 @@ class Capacitor3T1C:
         )
         # With v_t_v >= v_init_v the read curve is flat at v_init_v: g_shared and dg_per_pulse_us would be 0.
         _require(v_t < v_init, "v_t_v", f"expected < v_init_v ({v_init!r}), got {v_t!r}")
+        # The kernels evaluate the read curve and convert weight changes to pulses in float32.
+        g_top = self.read_conductance_us(v_max)
+        _require(
+            math.isfinite(_float32(g_top)),
+            "k_us_per_v2",
+            f"expected g(v_max_v) = k_us_per_v2 (v_max_v - v_t_v)^2 within float32's range, got {g_top!r} uS",
+        )
+        dg = self.dg_per_pulse_us
+        _require(
+            _float32(dg) >= _FLOAT32_TINY,
+            "dv_pulse_v",
+            f"expected dg_per_pulse_us = 2 k_us_per_v2 (v_init_v - v_t_v) dv_pulse_v >= {_FLOAT32_TINY!r} "
+            f"(float32's smallest normal), got {dg!r}",
+        )
         _require(dv < span, "dv_pulse_v", f"expected < v_max_v - v_min_v ({span!r}), got {dv!r}")
         # Each direction needs some range with the full step.
         half = span / 2.0

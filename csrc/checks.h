@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "analogtorch/capacitor.h"
@@ -56,8 +57,17 @@ inline void finite_scalar(double value, const char* name) {
   TORCH_CHECK(finite_float32(value), name, ": expected a finite number (float32 range), got ", value);
 }
 
+// Positive scalars must stay positive in float32: at least its smallest normal number (a GPU
+// kernel may flush subnormals to zero, and a step or time of 0 divides to Inf).
+constexpr double kFloat32Tiny = 1.1754943508222875e-38;
+
+inline bool positive_float32(double value) {
+  return finite_float32(value) && value > 0.0 && static_cast<float>(value) >= static_cast<float>(kFloat32Tiny);
+}
+
 inline void positive(double value, const char* name) {
-  TORCH_CHECK(finite_float32(value) && value > 0.0, name, ": expected a finite number > 0, got ", value);
+  TORCH_CHECK(positive_float32(value), name, ": expected a finite number > 0 (in float32 at least ", kFloat32Tiny,
+              "), got ", value);
 }
 
 inline void non_negative(double value, const char* name) {
@@ -119,6 +129,33 @@ inline void cell_variation(const at::Tensor& variation, const at::Tensor& ref, c
   TORCH_CHECK(variation.dim() == ref.dim() + 1 && variation.size(-1) == capacitor::kVariationFields &&
                   variation.sizes().slice(0, ref.dim()) == ref.sizes(),
               "variation: expected shape ", ref.sizes(), " + [3] (the cells of ", ref_name, "), got ", variation.sizes());
+}
+
+// A tensor that an op updates in place may share no memory with another argument: the kernels
+// read their inputs in passes while they write. Compares the byte ranges that the two views span
+// (conservative for interleaved strided views).
+inline void no_overlap(const at::Tensor& written, const char* name, const at::Tensor& other, const char* other_name) {
+  if (written.numel() == 0 || other.numel() == 0 || !written.has_storage() || !other.has_storage()) return;
+  if (!written.storage().is_alias_of(other.storage())) return;
+  const auto span = [](const at::Tensor& t) {
+    int64_t last = 0;
+    for (int64_t d = 0; d < t.dim(); ++d) last += (t.size(d) - 1) * t.stride(d);
+    const char* begin = static_cast<const char*>(t.const_data_ptr());
+    return std::make_pair(begin, begin + (last + 1) * static_cast<int64_t>(t.element_size()));
+  };
+  const auto [a_begin, a_end] = span(written);
+  const auto [b_begin, b_end] = span(other);
+  TORCH_CHECK(a_end <= b_begin || b_end <= a_begin, name, ": expected a tensor sharing no memory with ", other_name,
+              " (", name, " is updated in place), got tensors that overlap");
+}
+
+// Every pair of (updated, other) among the tensor arguments of an in-place op.
+inline void no_overlaps(std::initializer_list<std::pair<const at::Tensor*, const char*>> written,
+                        std::initializer_list<std::pair<const at::Tensor*, const char*>> others) {
+  for (auto w = written.begin(); w != written.end(); ++w) {
+    for (auto v = w + 1; v != written.end(); ++v) no_overlap(*w->first, w->second, *v->first, v->second);
+    for (const auto& o : others) no_overlap(*w->first, w->second, *o.first, o.second);
+  }
 }
 
 // A float32 state tensor of the same cells as `ref`.

@@ -7,6 +7,7 @@
 #include <c10/util/Exception.h>
 
 #include <cmath>
+#include <limits>
 
 #include "analogtorch/capacitor.h"
 #include "analogtorch/pcm.h"
@@ -26,9 +27,12 @@ class Reader {
                 "]: expected a finite number (float32 range), got ", value);
     return value;
   }
+  // Positive fields stay positive in float32: at least its smallest normal number (kernels may
+  // flush subnormals to zero, and a step of 0 divides to Inf).
   double positive(size_t index, const char* field) const {
     const double value = at(index, field);
-    TORCH_CHECK(value > 0.0, list_, "[", field, "]: expected a number > 0, got ", value);
+    TORCH_CHECK(value > 0.0 && static_cast<float>(value) >= std::numeric_limits<float>::min(), list_, "[", field,
+                "]: expected a number > 0 (in float32 at least ", std::numeric_limits<float>::min(), "), got ", value);
     return value;
   }
   double non_negative(size_t index, const char* field) const {
@@ -78,6 +82,9 @@ inline pcm::ProgrammingParams programming(c10::ArrayRef<double> values) {
               values[0]);
   TORCH_CHECK(p.approach_fraction <= 1.0f, "pcm_params[approach_fraction]: expected a number in (0, 1], got ",
               p.approach_fraction);
+  // As PCMDevice validates it: a spread of 1 or more makes a device's step size 0 or negative.
+  TORCH_CHECK(p.set_step_d2d < 1.0f, "pcm_params[set_step_d2d]: expected a number in [0, 1) (in float32), got ",
+              values[5]);
   return p;
 }
 
@@ -98,10 +105,24 @@ inline capacitor::Params capacitor(c10::ArrayRef<double> values) {
   p.rail_margin_v = static_cast<float>(r.positive(9, "rail_margin_v"));
   p.soft_bounds = r.integer(10, "soft_bounds", 0, 1) == 1;
   p.max_pulses = r.integer(11, "max_pulses", 1, 127);
-  p.dg_per_pulse_us = static_cast<float>(r.positive(12, "dg_per_pulse_us"));
   TORCH_CHECK(p.v_min_v < p.v_init_v && p.v_init_v < p.v_max_v,
               "capacitor_params: expected v_min_v < v_init_v < v_max_v, got ", p.v_min_v, ", ", p.v_init_v, ", ",
               p.v_max_v);
+  // The cross-field rules of Capacitor3T1C, compared as given (double) as Python compares them.
+  const double v_min = values[0], v_max = values[1], v_init = values[2], v_t = values[3];
+  const double span = v_max - v_min;
+  TORCH_CHECK(v_t < v_init, "capacitor_params[v_t_v]: expected < v_init_v (", v_init, "), got ", v_t,
+              " (the read curve would be flat at v_init_v)");
+  TORCH_CHECK(values[6] < span, "capacitor_params[dv_pulse_v]: expected < v_max_v - v_min_v (", span, "), got ",
+              values[6]);
+  TORCH_CHECK(values[9] < span / 2.0, "capacitor_params[rail_margin_v]: expected < (v_max_v - v_min_v) / 2 (",
+              span / 2.0, "), got ", values[9]);
+  const double g_top = values[5] * (v_max - v_t) * (v_max - v_t);
+  TORCH_CHECK(std::isfinite(g_top) && g_top <= 3.4028234663852886e38,
+              "capacitor_params[k_us_per_v2]: expected g(v_max_v) = k_us_per_v2 (v_max_v - v_t_v)^2 within float32's "
+              "range, got ", g_top);
+  // Last: a flat read curve (v_t_v >= v_init_v) makes it 0, and the message above says why.
+  p.dg_per_pulse_us = static_cast<float>(r.positive(12, "dg_per_pulse_us"));
   return p;
 }
 

@@ -109,10 +109,17 @@ at::Tensor capacitor_step_(at::Tensor& v_c, at::Tensor& weight, const at::Tensor
   checks::cell_state(g_minus_us, "g_minus_us", v_c, "v_c");
   TORCH_CHECK(v_c.is_contiguous(), "v_c: expected a contiguous tensor (it is updated in place)");
   TORCH_CHECK(weight.is_contiguous(), "weight: expected a contiguous tensor (it is updated in place)");
+  checks::no_overlaps({{&v_c, "v_c"}, {&weight, "weight"}},
+                      {{&g_plus_us, "g_plus_us"}, {&g_minus_us, "g_minus_us"}, {&variation, "variation"},
+                       {&delta_w_us, "delta_w_us"}, {&rng, "rng"}});
   checks::positive(gain_f, "gain_f");
   checks::finite_scalar(g_shared_us, "g_shared_us");
   checks::positive(scale_us_per_unit, "scale_us_per_unit");
   const capacitor::Params params = params::capacitor(capacitor_params);
+  // As Capacitor3T1C validates it: V_C leaks toward a voltage within its rails.
+  TORCH_CHECK(v_leak_v >= capacitor_params[0] && v_leak_v <= capacitor_params[1],
+              "v_leak_v: expected a voltage within the rails [", capacitor_params[0], ", ", capacitor_params[1],
+              "], got ", v_leak_v);
   checks::finite_values(
       {{v_c, "v_c", params.v_min_v, params.v_max_v},
        {g_plus_us, "g_plus_us", -checks::kMaxConductanceUs, checks::kMaxConductanceUs},

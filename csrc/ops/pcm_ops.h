@@ -187,6 +187,8 @@ std::tuple<at::Tensor, at::Tensor> pcm_pair_step_(at::Tensor& g_plus_us, at::Ten
                                      {g_minus_us, "g_minus_us"}, {weight, "weight"}}) {
     TORCH_CHECK(tensor.is_contiguous(), name, ": expected a contiguous tensor (it is updated in place)");
   }
+  checks::no_overlaps({{&g_plus_us, "g_plus_us"}, {&g_minus_us, "g_minus_us"}, {&weight, "weight"}},
+                      {{&delta_w_us, "delta_w_us"}, {&rng, "rng"}});
   checks::positive(gain_f, "gain_f");
   checks::positive(scale_us_per_unit, "scale_us_per_unit");
   TORCH_CHECK(std::isfinite(amplitude) && amplitude > 0.0 && amplitude <= 1.0,

@@ -119,6 +119,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
   checks::non_negative(time_since_programming_s, "time_since_programming_s");
   const pcm::ProgrammingParams programming = params::programming(pcm_params);
   const capacitor::Params cap = params::capacitor(capacitor_params);
+  // As UnitCell validates it: after a transfer the capacitor may carry up to twice the offset,
+  // which its upward swing g(v_max_v) - g_shared_us must allow.
+  const double rise = capacitor_params[1] - capacitor_params[3];
+  const double swing = capacitor_params[5] * rise * rise - g_shared_us;
+  TORCH_CHECK(2.0 * offset_us <= swing, "offset_us: expected <= half the capacitor's upward swing g(v_max_v) - ",
+              "g_shared_us (", swing, " uS), got ", offset_us);
   constexpr double kG = checks::kMaxConductanceUs;
   checks::finite_values({{g_plus_us, "g_plus_us", -kG, kG},
                          {g_minus_us, "g_minus_us", -kG, kG},

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
+#include <string>
 
 #include "analogtorch/ops.h"
 
@@ -53,6 +55,58 @@ TEST(Ops, BadArgumentsAreRefusedByName) {
   PcmParams bad;
   bad.g_max_us = 0.0;
   EXPECT_NE(message_of([&] { pcm_program(g, rng, bad); }).find("pcm_params[g_max_us]: expected a number > 0"),
+            std::string::npos);
+}
+
+std::string message_of(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const c10::Error& error) {
+    return error.what_without_backtrace();
+  }
+  return "no error";
+}
+
+TEST(Ops, InPlaceOpsRefuseAliasedArgumentsAndChangeNothing) {
+  const CapacitorParams cap;
+  const at::Tensor rng = make_rng_state(1);
+  at::Tensor v_c = at::full({8}, 0.5f), weight = at::zeros({8});
+  const at::Tensor g = at::full({8}, 5.0f), delta = at::full({8}, 0.1f);
+  const at::Tensor variation = cell_variation(rng, {8});
+  const at::Tensor v_before = v_c.clone();
+  EXPECT_NE(message_of([&] { capacitor_step_(v_c, v_c, g, g, variation, delta, rng, 1, 1e-6, 3.0, 1.0, cap); })
+                .find("v_c: expected a tensor sharing no memory with weight"),
+            std::string::npos);
+  EXPECT_TRUE(at::equal(v_c, v_before));
+  at::Tensor g_plus = at::full({8}, 5.0f);
+  const at::Tensor g_before = g_plus.clone();
+  EXPECT_NE(message_of([&] { pcm_pair_step_(g_plus, g_plus, weight, delta, rng, {}, 3.0, 30.0, 0.05, 15, 22.5); })
+                .find("g_plus_us: expected a tensor sharing no memory with g_minus_us"),
+            std::string::npos);
+  EXPECT_TRUE(at::equal(g_plus, g_before));
+}
+
+TEST(Ops, RawParamsFollowTheConfigurationsCrossFieldRules) {
+  const at::Tensor rng = make_rng_state(1);
+  const at::Tensor v_c = at::full({8}, 0.5f), delta = at::full({8}, 0.1f);
+  const at::Tensor variation = cell_variation(rng, {8});
+  CapacitorParams flat;
+  flat.v_t_v = 0.6;  // at or above v_init_v: a flat read curve
+  EXPECT_NE(message_of([&] { capacitor_update(v_c, variation, delta, rng, 1, flat); })
+                .find("capacitor_params[v_t_v]: expected < v_init_v"),
+            std::string::npos);
+  CapacitorParams margin;
+  margin.rail_margin_v = 0.5;
+  EXPECT_NE(message_of([&] { capacitor_update(v_c, variation, delta, rng, 1, margin); })
+                .find("capacitor_params[rail_margin_v]: expected < (v_max_v - v_min_v) / 2"),
+            std::string::npos);
+  PcmParams spread;
+  spread.set_step_d2d = 1.0;
+  EXPECT_NE(message_of([&] { pcm_program(v_c, rng, spread); }).find("pcm_params[set_step_d2d]: expected a number in [0, 1)"),
+            std::string::npos);
+  PcmParams tiny;
+  tiny.t_read_s = 1e-46;  // > 0, but 0 in float32
+  EXPECT_NE(message_of([&] { pcm_program(v_c, rng, tiny); }).find("pcm_params[t_read_s]: expected a number > 0"),
             std::string::npos);
 }
 

@@ -202,6 +202,39 @@ def saved_checkpoint(name: str, source: nn.Module | None = None) -> str:
     return name
 
 
+def self_doubling(depth: int) -> list:
+    """A list of 2^depth leaves that pickles to a few bytes per level (each level shared)."""
+    nested: list = [0]
+    for _ in range(depth):
+        nested = [nested, nested]
+    return nested
+
+
+def crafted_checkpoint(name: str, state_dict: dict) -> str:
+    """A file laid out as save_checkpoint lays it out, with any state_dict, and no valid digest."""
+    from analogtorch.checkpoint import _FORMAT
+
+    payload = {"analogtorch_checkpoint": _FORMAT, "analogtorch_version": analogtorch.__version__,
+               "state_dict": state_dict, "extra": {}, "sha256": "0" * 64}  # fmt: skip
+    return torch_saved(name, payload)
+
+
+def aliased_step(alias: str) -> None:
+    """capacitor_step_ with v_c passed again as another tensor argument."""
+    v = V.clone()
+    args = {"w": torch.zeros(8), "gp": G, "gm": G, **{{"weight": "w", "g_minus_us": "gm"}[alias]: v}}
+    step(v=v, **args)
+
+
+def aliased_pair_step(alias: str) -> None:
+    """pcm_pair_step_ with one buffer passed as two tensor arguments."""
+    gp, gm, w = torch.ones(4), torch.ones(4), torch.zeros(4)
+    if alias == "g_minus_us":
+        pair_step(gp=gp, gm=gp, w=w)
+    else:
+        pair_step(gp=gp, gm=gm, w=w, d=w)
+
+
 def torch_saved(name: str, payload: object) -> str:
     torch.save(payload, name)
     return name
@@ -257,6 +290,8 @@ BAD_INPUTS = [
     BadInput("dtypes", lambda: analogtorch.make_rng_state(1.5), TypeError, "seed and step: expected ints, got float and int"),
     BadInput("dtypes", lambda: analogtorch.make_rng_state(0, 1.0), TypeError, "seed and step: expected ints, got int and float"),
     BadInput("dtypes", lambda: analogtorch.make_rng_state("7"), TypeError, "seed and step: expected ints, got str and int"),
+    BadInput("dtypes", lambda: analogtorch.make_rng_state(True), TypeError, "seed and step: expected ints, got bool and int"),
+    BadInput("dtypes", lambda: analogtorch.make_rng_state(0, False), TypeError, "seed and step: expected ints, got int and bool"),
     BadInput("values", lambda: analogtorch.make_rng_state(-1, step=-1), ValueError, "step: expected an integer >= 0"),
     BadInput("values", lambda: analogtorch.make_rng_state(2**64), ValueError, "seed: expected a 64-bit integer"),
     BadInput("values", lambda: analogtorch.make_rng_state(-(2**63) - 1), ValueError, "seed: expected a 64-bit integer"),
@@ -374,7 +409,9 @@ BAD_INPUTS = [
     # --- cell_variation ---------------------------------------------------------------------------
     BadInput("dtypes", lambda: ops.cell_variation(RNG.int(), (4,)), RuntimeError, "rng: expected an int64 tensor"),
     # torch's schema check of a registered op: a RuntimeError, not a TypeError
-    BadInput("dtypes", lambda: ops.cell_variation(RNG, (4.5,)), RuntimeError, "Expected a value of type 'List[int]' for argument 'shape'"),
+    BadInput("dtypes", lambda: ops.cell_variation(RNG, (4.5,)), TypeError, "shape: expected an int, got float 4.5"),
+    BadInput("dtypes", lambda: ops.cell_variation(RNG, 5), TypeError, "shape: expected a tuple of ints (e.g. (rows, cols)), got int 5"),
+    BadInput("dtypes", lambda: ops.cell_variation(RNG, "44"), TypeError, "shape: expected a tuple of ints (e.g. (rows, cols)), got str '44'"),
     BadInput("shapes", lambda: ops.cell_variation(RNG[:1], (4,)), RuntimeError, "rng: expected shape [2]"),
     BadInput("shapes", lambda: ops.cell_variation(torch.zeros(2, 2, dtype=torch.int64), (4,)), RuntimeError, "rng: expected shape [2]"),
     BadInput("shapes", lambda: ops.cell_variation(RNG, (4, -1)), RuntimeError, "shape: expected sizes >= 0"),
@@ -765,10 +802,43 @@ BAD_INPUTS = [
     BadInput("files", lambda: analogtorch.load_checkpoint(model(), write("garbage.pt", b"not a checkpoint" * 10)), ValueError, "checkpoint 'garbage.pt': unreadable (truncated or not written by torch.save)"),
     BadInput("files", lambda: analogtorch.load_checkpoint(model(), truncated_checkpoint("half.pt")), ValueError, "checkpoint 'half.pt': unreadable (truncated or not written by torch.save)"),
     BadInput("files", lambda: analogtorch.load_checkpoint(model(), write("empty.pt", b"")), ValueError, "checkpoint 'empty.pt': unreadable"),
-    BadInput("files", lambda: analogtorch.load_checkpoint(model(), torch_saved("plain.pt", {"0.weight": torch.zeros(2, 4)})), ValueError, "checkpoint 'plain.pt': not an analogtorch checkpoint of format 1"),
-    BadInput("files", lambda: analogtorch.load_checkpoint(model(), torch_saved("digest.pt", {"analogtorch_checkpoint": 1, "state_dict": {}, "sha256": "0" * 64})), ValueError, "checkpoint 'digest.pt': its contents do not match their SHA-256 digest (corrupted)"),
+    BadInput("files", lambda: analogtorch.load_checkpoint(model(), torch_saved("plain.pt", {"0.weight": torch.zeros(2, 4)})), ValueError, "checkpoint 'plain.pt': not an analogtorch checkpoint of format 2"),
+    BadInput("files", lambda: analogtorch.load_checkpoint(model(), torch_saved("digest.pt", {"analogtorch_checkpoint": 2, "analogtorch_version": "0", "state_dict": {}, "extra": {}, "sha256": "0" * 64})), ValueError, "checkpoint 'digest.pt': its contents do not match their SHA-256 digest (corrupted)"),
     BadInput("shapes", lambda: analogtorch.load_checkpoint(model(presets.ambrogio2018()), saved_checkpoint("wide.pt", nn.Sequential(layer(presets.ambrogio2018(), 4, 3)))), ValueError, "state_dict: saved from a tile of shape [3, 4], this tile is [2, 4]"),
     BadInput("configs", lambda: analogtorch.load_checkpoint(model(presets.ambrogio2018()), saved_checkpoint("pcm.pt", model(presets.pcm_only()))), ValueError, "state_dict: expected the state of a UnitCellTile (format 3), got {'format': 3, 'kind': 'PCMPairTile'"),
+
+    BadInput("files", lambda: analogtorch.load_checkpoint(model(), write("notes.pt", b"hello world\n" * 10)), ValueError, "checkpoint 'notes.pt': unreadable (truncated or not written by torch.save)"),
+    BadInput("files", lambda: analogtorch.load_checkpoint(model(), crafted_checkpoint("bomb.pt", {"x": self_doubling(40)})), ValueError, "checkpoint 'bomb.pt': malformed: ['state_dict']['x']"),
+    BadInput("files", lambda: analogtorch.load_checkpoint(model(), crafted_checkpoint("expand.pt", {"x": torch.zeros(1).expand(2**33)})), ValueError, "checkpoint 'expand.pt': malformed: ['state_dict']['x']: a tensor of shape [8589934592]"),
+    BadInput("files", lambda: analogtorch.load_checkpoint(model(), crafted_checkpoint("keys.pt", {0: torch.zeros(1)})), ValueError, "checkpoint 'keys.pt': malformed: ['state_dict']: a key of type int (expected str keys)"),
+    BadInput("values", lambda: analogtorch.load_checkpoint(model(), crafted_checkpoint("counter.pt", {"count": 2**80})), ValueError, "checkpoint 'counter.pt': malformed: ['state_dict']['count']: an int of 81 bits (expected at most 64)"),
+    BadInput("dtypes", lambda: analogtorch.save_checkpoint(model(), "model.pt", extra={"x": object()}), TypeError, "extra: extra holds what a checkpoint cannot store: ['x']: a value of type object"),
+    BadInput("dtypes", lambda: analogtorch.save_checkpoint(model(), "model.pt", extra=[1]), TypeError, "extra: expected a dict or None, got list"),
+
+    # --- configurations at float32's limits ---------------------------------------------------------
+    BadInput("configs", lambda: PCMDevice(t_read_s=1e-46), ValueError, "t_read_s: expected a number > 0 that float32 holds (>= 1.1754943508222875e-38), got 1e-46"),
+    BadInput("configs", lambda: Capacitor3T1C(dv_pulse_v=1e-50), ValueError, "dv_pulse_v: expected a number > 0 that float32 holds"),
+    BadInput("configs", lambda: PCMDevice(g_max_us=1e39, target_clip_us=20.0), ValueError, "g_max_us: expected a number within float32's range (|x| <= 3.4028234663852886e+38), got 1e+39"),
+    BadInput("configs", lambda: PCMDevice(set_step_d2d=1.0 - 1e-12), ValueError, "set_step_d2d: expected a number in [0, 1) also in float32 (it rounds to 1.0)"),
+    BadInput("configs", lambda: Capacitor3T1C(k_us_per_v2=1e-20, dv_pulse_v=1e-20), ValueError, "dv_pulse_v: expected dg_per_pulse_us = 2 k_us_per_v2 (v_init_v - v_t_v) dv_pulse_v >= 1.1754943508222875e-38"),
+
+    # --- raw ops: the configurations' cross-field rules and float32 limits, checked in C++ ----------
+    BadInput("configs", lambda: update(params=cap_params_with(v_t_v=0.6)), RuntimeError, "capacitor_params[v_t_v]: expected < v_init_v (0.5), got 0.6"),
+    BadInput("configs", lambda: update(params=cap_params_with(rail_margin_v=0.5)), RuntimeError, "capacitor_params[rail_margin_v]: expected < (v_max_v - v_min_v) / 2 (0.5), got 0.5"),
+    BadInput("configs", lambda: update(params=cap_params_with(dv_pulse_v=1.0)), RuntimeError, "capacitor_params[dv_pulse_v]: expected < v_max_v - v_min_v (1), got 1"),
+    BadInput("configs", lambda: update(params=cap_params_with(dg_per_pulse_us=1e-50)), RuntimeError, "capacitor_params[dg_per_pulse_us]: expected a number > 0 (in float32 at least"),
+    BadInput("configs", lambda: update(params=cap_params_with(k_us_per_v2=3e38, v_max_v=10.0)), RuntimeError, "capacitor_params[k_us_per_v2]: expected g(v_max_v) = k_us_per_v2 (v_max_v - v_t_v)^2 within float32's range"),
+    BadInput("configs", lambda: torch.ops.analogtorch.pcm_program(G, RNG, pcm_params_with(set_step_d2d=1.0), True), RuntimeError, "pcm_params[set_step_d2d]: expected a number in [0, 1)"),
+    BadInput("configs", lambda: torch.ops.analogtorch.pcm_program(G, RNG, pcm_params_with(t_read_s=1e-46), True), RuntimeError, "pcm_params[t_read_s]: expected a number > 0 (in float32 at least"),
+    BadInput("configs", lambda: transfer(offset=5.0), RuntimeError, "offset_us: expected <= half the capacitor's upward swing g(v_max_v) - g_shared_us"),
+    BadInput("values", lambda: ops.pcm_read(G, NU, RNG, 1.0, t_read_s=1e-46), RuntimeError, "t_read_s: expected a finite number > 0 (in float32 at least"),
+    BadInput("values", lambda: step(v_leak_v=1.5), RuntimeError, "v_leak_v: expected a voltage within the rails [0, 1], got 1.5"),
+
+    # --- in-place ops: an updated tensor may share no memory with another argument ------------------
+    BadInput("values", lambda: aliased_step("weight"), RuntimeError, "v_c: expected a tensor sharing no memory with weight (v_c is updated in place)"),
+    BadInput("values", lambda: aliased_step("g_minus_us"), RuntimeError, "v_c: expected a tensor sharing no memory with g_minus_us"),
+    BadInput("values", lambda: aliased_pair_step("g_minus_us"), RuntimeError, "g_plus_us: expected a tensor sharing no memory with g_minus_us"),
+    BadInput("values", lambda: aliased_pair_step("delta_w_us"), RuntimeError, "weight: expected a tensor sharing no memory with delta_w_us"),
 
     # --- program, set_time, analog_stats ----------------------------------------------------------
     BadInput("configs", lambda: analogtorch.set_time(model(), 1.0), RuntimeError, "not programmed"),
@@ -866,11 +936,39 @@ def test_every_entry_is_well_formed():
         assert callable(entry.call) and entry.message, entry
 
 
+# A refused call leaves everything as it was: the shared inputs that entries pass (bytes equal),
+# the parameter lists, and the files of the working directory.
+SHARED_TENSORS = {"RNG": RNG, "G": G, "NU": NU, "V": V, "D": D, "VAR": VAR, "X": X}
+
+
+def _shared_state() -> dict[str, object]:
+    state: dict[str, object] = {name: t.clone() for name, t in SHARED_TENSORS.items()}
+    state["PCM_PARAMS"], state["CAP_PARAMS"] = list(PCM_PARAMS), list(CAP_PARAMS)
+    return state
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def assert_state_unchanged(before: dict[str, object]) -> None:
+    for name, old in before.items():
+        new = SHARED_TENSORS.get(name, PCM_PARAMS if name == "PCM_PARAMS" else CAP_PARAMS)
+        if isinstance(old, torch.Tensor):
+            assert old.dtype == new.dtype and old.shape == new.shape and torch.equal(old, new), f"{name} changed"
+        else:
+            assert old == new, f"{name} changed"
+
+
 @pytest.mark.parametrize("entry", BAD_INPUTS, ids=_ids())
 def test_bad_input_is_refused_with_its_error(entry, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # files entries write here
+    before = _shared_state()
     with pytest.raises(entry.error, match=re.escape(entry.message)) as info:
         entry.call()
     assert type(info.value) is entry.error, (
         f"raised {type(info.value).__name__}, the table says {entry.error.__name__}"
     )
+    assert_state_unchanged(before)
+    # A refused save writes nothing: no temporary file is left beside the files the entry made.
+    assert not [name for name in _files(tmp_path) if name.endswith(".tmp")]

@@ -11,6 +11,7 @@ draw uses a fixed seed, so a pass is repeatable.
 """
 
 import math
+import re
 
 import pytest
 import torch
@@ -256,10 +257,14 @@ def test_leak_follows_the_exponential_relaxation(tau_s, v_leak_v):
     assert (ops.capacitor_leak(v, 1e30, tau_s, v_leak_v) == v_leak_v).all()  # fully relaxed
 
 
-def test_leak_with_a_tau_below_float32_range_stays_finite():
+def test_leak_with_a_tau_below_float32_range_is_refused():
+    # 1e-50 > 0, but it is 0 in float32, where the kernel divides by it.
     v = torch.tensor([0.2, 0.9])
-    out = ops.capacitor_leak(v, 0.0, tau_s=1e-50)  # accepted: tau_s > 0
-    assert torch.isfinite(out).all(), f"capacitor_leak(v, 0.0, tau_s=1e-50) returned {out.tolist()}"
+    with pytest.raises(RuntimeError, match=r"tau_s: expected a finite number > 0 \(in float32 at least"):
+        ops.capacitor_leak(v, 0.0, tau_s=1e-50)
+    assert torch.equal(v, torch.tensor([0.2, 0.9]))
+    out = ops.capacitor_leak(v, 0.0, tau_s=1.2e-38)  # float32's smallest normal: accepted, finite
+    assert torch.isfinite(out).all(), f"capacitor_leak(v, 0.0, tau_s=1.2e-38) returned {out.tolist()}"
 
 
 def test_leak_approaches_v_leak_monotonically():
@@ -388,3 +393,101 @@ def test_opcheck(op_name, device):
         ),  # fmt: skip
     }[op_name]
     torch.library.opcheck(getattr(torch.ops.analogtorch, op_name).default, args)
+
+
+# --- refusals of capacitor_step_ change nothing -------------------------------------------------------
+
+
+def _bytes(*tensors):
+    return [t.clone() for t in tensors]
+
+
+def _assert_same(before, *tensors):
+    for old, new in zip(before, tensors):
+        assert old.dtype == new.dtype and torch.equal(old, new)
+
+
+def _step(v_c, weight, s, r, **kwargs):
+    kwargs = {"elapsed_s": 1e-6, "gain_f": 3.0, "scale_us_per_unit": 1.0, **kwargs}
+    return ops.capacitor_step_(v_c, weight, s["g_plus_us"], s["g_minus_us"], s["variation"], s["delta_w_us"], r, 1,
+                               **kwargs)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "alias, message",
+    [
+        ("weight_is_v_c", "v_c: expected a tensor sharing no memory with weight"),
+        ("weight_views_v_c", "v_c: expected a tensor sharing no memory with weight"),
+        ("delta_is_weight", "weight: expected a tensor sharing no memory with delta_w_us"),
+        ("g_plus_is_v_c", "v_c: expected a tensor sharing no memory with g_plus_us"),
+    ],
+)
+def test_step_refuses_aliased_arguments_and_changes_nothing(alias, message):
+    s = step_state(shape=(8, 5))
+    v_c, weight, r = s["v_c"].contiguous(), torch.zeros(8, 5), rng(4)
+    if alias == "weight_is_v_c":
+        weight = v_c
+    elif alias == "weight_views_v_c":
+        both = torch.rand(2, 8, 5) * 0.5 + 0.25
+        v_c, weight = both[0], both.view(-1)[20:60].view(8, 5)  # overlapping halves of one buffer
+    elif alias == "delta_is_weight":
+        s["delta_w_us"] = weight
+    else:
+        s["g_plus_us"] = v_c
+    before = _bytes(v_c, weight, s["g_plus_us"], s["g_minus_us"], s["variation"], s["delta_w_us"], r)
+    with pytest.raises(RuntimeError, match=re.escape(message)):
+        _step(v_c, weight, s, r)
+    _assert_same(before, v_c, weight, s["g_plus_us"], s["g_minus_us"], s["variation"], s["delta_w_us"], r)
+
+
+def test_step_accepts_disjoint_views_of_one_buffer():
+    s = step_state(shape=(8, 5))
+    both = torch.empty(2, 8, 5)
+    v_c, weight = both[0], both[1]
+    v_c.copy_(s["v_c"])
+    _step(v_c, weight, s, rng(4))
+    assert torch.isfinite(both).all()
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("v_t_v", 0.6, "capacitor_params[v_t_v]: expected < v_init_v (0.5), got 0.6"),
+        ("rail_margin_v", 0.6, "capacitor_params[rail_margin_v]: expected < (v_max_v - v_min_v) / 2 (0.5), got 0.6"),
+        ("dv_pulse_v", 1.5, "capacitor_params[dv_pulse_v]: expected < v_max_v - v_min_v (1), got 1.5"),
+        ("dg_per_pulse_us", 1e-50, "capacitor_params[dg_per_pulse_us]: expected a number > 0 (in float32 at least"),
+        ("k_us_per_v2", 1e39, "capacitor_params[k_us_per_v2]: expected a finite number (float32 range)"),
+    ],
+)
+def test_raw_ops_check_the_cross_field_rules_and_change_nothing(field, value, message):
+    params = _capacitor_params(CAP)
+    params[CAPACITOR_PARAM_FIELDS.index(field)] = value
+    s = step_state(shape=(8, 5))
+    v_c, weight, r = s["v_c"], torch.zeros(8, 5), rng(4)
+    before = _bytes(v_c, weight, s["delta_w_us"], r)
+    with pytest.raises(RuntimeError, match=re.escape(message)):
+        torch.ops.analogtorch.capacitor_update(v_c, s["variation"], s["delta_w_us"], r, 1, params)
+    with pytest.raises(RuntimeError, match=re.escape(message)):
+        torch.ops.analogtorch.capacitor_step_(v_c, weight, s["g_plus_us"], s["g_minus_us"], s["variation"],
+                                              s["delta_w_us"], r, 1, params, 1e-6, 1.0, 0.8, 3.0, 0.88, 1.0)  # fmt: skip
+    _assert_same(before, v_c, weight, s["delta_w_us"], r)
+
+
+def test_raw_step_refuses_a_leak_target_outside_the_rails():
+    s = step_state(shape=(8, 5))
+    v_c, weight, r = s["v_c"], torch.zeros(8, 5), rng(4)
+    before = _bytes(v_c, weight, r)
+    with pytest.raises(RuntimeError, match=re.escape("v_leak_v: expected a voltage within the rails [0, 1], got 1.5")):
+        _step(v_c, weight, s, r, v_leak_v=1.5)
+    _assert_same(before, v_c, weight, r)
+
+
+def test_cell_variation_refuses_a_shape_that_is_no_sequence():
+    r = rng(4)
+    before = r.clone()
+    with pytest.raises(TypeError, match=r"^shape: expected a tuple of ints \(e\.g\. \(rows, cols\)\), got int 5$"):
+        ops.cell_variation(r, 5)
+    with pytest.raises(TypeError, match=r"^shape: expected an int, got float 2\.5$"):
+        ops.cell_variation(r, (2.5, 3))
+    assert torch.equal(r, before)
+    assert ops.cell_variation(r, torch.Size([2, 3])).shape == (2, 3, 3)

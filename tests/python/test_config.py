@@ -1,6 +1,8 @@
 """analogtorch.config: defaults (PHYSICS.md), derived values, the format of validation messages and
 the edge values accepted (the values refused are in test_bad_inputs.py)."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -127,3 +129,100 @@ def test_replace_returns_a_validated_copy():
     assert changed.g_max_us == 30.0 and type(changed.g_max_us) is float
     assert changed.programming == "open_loop"
     assert pcm.g_max_us == 25.0  # the original is untouched
+
+
+# ---------------------------------------------------------------------------------------------
+# float32 limits: the kernels compute in float32, so a value must survive the conversion
+# ---------------------------------------------------------------------------------------------
+
+import dataclasses  # noqa: E402
+import math  # noqa: E402
+import struct  # noqa: E402
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32_TINY = 1.1754943508222875e-38  # smallest normal
+
+
+def as_float32(value: float) -> float:
+    try:
+        return struct.unpack("<f", struct.pack("<f", value))[0]
+    except OverflowError:
+        return math.copysign(math.inf, value)
+
+
+@pytest.mark.parametrize(
+    "cls, name, value",
+    [
+        (PCMDevice, "t_read_s", 1e-46),  # rounds to 0 in float32
+        (PCMDevice, "set_step_us", 1e-50),
+        (PCMDevice, "verify_tolerance_us", 1e-40),  # a subnormal: flushed to 0 by fast-math kernels
+        (Capacitor3T1C, "dv_pulse_v", 1e-50),
+        (Capacitor3T1C, "tau_s", 5e-324),
+        (Periphery, "out_bound", 1e-45),
+        (PCMDevice, "approach_fraction", 1e-300),  # in (0, 1]
+        (PCMDevice, "g_max_us", 1e39),  # overflows float32
+        (PCMDevice, "t0_s", 3.5e38),
+        (Capacitor3T1C, "v_min_v", -1e39),
+        (UnitCell, "gain_f", 1e300),
+        (PCMDevice, "set_step_d2d", 1.0 - 1e-12),  # in [0, 1): rounds to 1.0 in float32
+    ],
+)
+def test_values_that_float32_cannot_hold_are_refused(cls, name, value):
+    default = cls()
+    with pytest.raises(ValueError, match=rf"^{name}: expected .*float32.*got {re.escape(repr(value))}$"):
+        cls(**{name: value})
+    with pytest.raises(ValueError, match=rf"^{name}: "):
+        replace(default, **{name: value})
+    assert default == cls()  # a refused replace leaves the original as it was
+
+
+def test_a_read_curve_too_flat_for_float32_is_refused():
+    # Each field fits float32, but dg_per_pulse_us = 2 k (v_init - v_t) dv rounds to 0 there.
+    with pytest.raises(ValueError, match=r"^dv_pulse_v: expected dg_per_pulse_us .*float32"):
+        Capacitor3T1C(k_us_per_v2=1e-20, dv_pulse_v=1e-20)
+
+
+def test_the_float32_limits_themselves_are_accepted():
+    assert PCMDevice(t_read_s=FLOAT32_TINY).t_read_s == FLOAT32_TINY
+    assert Periphery(out_bound=FLOAT32_MAX).out_bound == FLOAT32_MAX
+    assert PCMDevice(set_step_c2c=1e-50).set_step_c2c == 1e-50  # >= 0: rounding to 0 is harmless
+
+
+LIMITS = [
+    0.0, -0.0, 5e-324, 1e-46, 1e-45, 1e-40, FLOAT32_TINY, FLOAT32_TINY * 0.999, 1e-30, 1.0 - 1e-12, 1.0, 1.0 + 1e-12,
+    FLOAT32_MAX, FLOAT32_MAX * (1 + 1e-9), 3.4028235677973366e38, 1e39, 1e300, -1e39, -FLOAT32_MAX,
+]  # fmt: skip
+
+
+def float_fields(cls):
+    return [f.name for f in dataclasses.fields(cls) if f.type in ("float", float)]
+
+
+@given(st.data())
+def test_configs_at_float32_limits_hold_in_float32_or_are_refused_by_name(data):
+    cls = data.draw(st.sampled_from([PCMDevice, Capacitor3T1C, UnitCell, Periphery]))
+    names = float_fields(cls)
+    changes = {
+        name: data.draw(st.one_of(st.sampled_from(LIMITS), st.floats(allow_nan=False, allow_infinity=False)))
+        for name in data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True))
+    }
+    default = cls()
+    try:
+        config = replace(default, **changes)
+    except ValueError as error:
+        assert any(str(error).startswith(f"{name}: ") for name in (f.name for f in dataclasses.fields(cls))), error
+        assert default == cls()
+        return
+    for name in names:
+        value = getattr(config, name)
+        rounded = as_float32(value)
+        assert math.isfinite(rounded), f"{name}={value!r} overflows float32"
+        if value > 0 and name not in ("set_step_c2c", "v_t_sigma_v", "mismatch_sigma", "c2c_sigma", "out_noise",
+                                      "g_reset_us", "offset_us", "v_min_v", "v_max_v", "v_init_v", "v_leak_v", "v_t_v"):  # fmt: skip
+            assert rounded >= FLOAT32_TINY, f"{name}={value!r} is no normal float32"
+    if cls is Capacitor3T1C:
+        assert as_float32(config.dg_per_pulse_us) >= FLOAT32_TINY
+        assert math.isfinite(as_float32(config.g_shared_us))

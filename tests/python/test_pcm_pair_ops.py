@@ -1,5 +1,7 @@
 """pcm_pair_step_: in-situ training directly on PCM pairs (the Nature 2018 paper's foil)."""
 
+import re
+
 import pytest
 import torch
 
@@ -71,3 +73,45 @@ def test_same_seed_same_bits_and_opcheck():
     args = (g_plus, g_minus, weight, torch.linspace(-1, 1, 37), analogtorch.make_rng_state(2), _pcm_params(None),
             F, SCALE, AMPLITUDE, 15, 22.5)  # fmt: skip
     torch.library.opcheck(torch.ops.analogtorch.pcm_pair_step_.default, args)
+
+
+@pytest.mark.parametrize(
+    "alias, message",
+    [
+        ("g_minus_is_g_plus", "g_plus_us: expected a tensor sharing no memory with g_minus_us"),
+        ("weight_is_g_minus", "g_minus_us: expected a tensor sharing no memory with weight"),
+        ("delta_is_weight", "weight: expected a tensor sharing no memory with delta_w_us"),
+        ("rng_in_weight", "weight: expected a tensor sharing no memory with rng"),
+    ],
+)
+def test_aliased_arguments_are_refused_and_change_nothing(alias, message):
+    g_plus, g_minus, weight = state(n=8)
+    weight.zero_()
+    delta = torch.full((8,), 0.3)
+    rng = analogtorch.make_rng_state(1)
+    if alias == "g_minus_is_g_plus":
+        g_minus = g_plus
+    elif alias == "weight_is_g_minus":
+        weight = g_minus
+    elif alias == "delta_is_weight":
+        delta = weight
+    else:
+        rng = weight.view(torch.int64)[:2]  # the rng state inside the weight's bytes
+    tensors = (g_plus, g_minus, weight, delta, rng)
+    before = [t.clone() for t in tensors]
+    with pytest.raises(RuntimeError, match=re.escape(message)):
+        ops.pcm_pair_step_(g_plus, g_minus, weight, delta, rng, gain_f=F, scale_us_per_unit=SCALE,
+                           amplitude=AMPLITUDE, max_pulses=15, refresh_us=22.5, pcm=PCM)  # fmt: skip
+    assert all(torch.equal(a, b) for a, b in zip(before, tensors))
+
+
+def test_raw_op_refuses_a_device_spread_of_1_and_changes_nothing():
+    g_plus, g_minus, weight = state(n=8)
+    weight.zero_()
+    params = _pcm_params(PCM)
+    params[5] = 1.0  # set_step_d2d: PCMDevice requires [0, 1)
+    before = [g_plus.clone(), g_minus.clone(), weight.clone()]
+    with pytest.raises(RuntimeError, match=re.escape("pcm_params[set_step_d2d]: expected a number in [0, 1)")):
+        torch.ops.analogtorch.pcm_pair_step_(g_plus, g_minus, weight, torch.zeros(8), analogtorch.make_rng_state(1),
+                                             params, F, SCALE, AMPLITUDE, 15, 22.5)  # fmt: skip
+    assert all(torch.equal(a, b) for a, b in zip(before, (g_plus, g_minus, weight)))
