@@ -1,5 +1,5 @@
 """The user guide's examples run: every ```python block of docs/guide.md, in order, in one namespace
-(as a reader would run them in one session), inside a temporary directory so that the files they
+(as a reader would run them in one Python program), inside a temporary directory so that the files they
 write land there. Shell blocks (```bash) are not run."""
 
 import re
