@@ -708,6 +708,13 @@ def _unit_cell_weight_setup(ctx, inputs, output):
 
 
 def _unit_cell_weight_grad(ctx, grad_weight):
+    if torch.is_grad_enabled():
+        # The backward kernel has no derivative of its own: a graph built through it would give
+        # zero second derivatives where the read curve's are not. Refuse rather than be wrong.
+        raise RuntimeError(
+            "unit_cell_weight: second derivatives (backward with create_graph=True) are not supported; "
+            "differentiate it once"
+        )
     v_c, variation = ctx.saved_tensors
     grads = torch.ops.analogtorch.unit_cell_weight_backward(
         grad_weight.contiguous(), v_c, variation, ctx.polarity, ctx.capacitor_params, ctx.gain_f, ctx.scale

@@ -157,7 +157,7 @@ def _layer_estimate(stats: dict[str, Any], costs: HardwareCosts) -> dict[str, An
     transposed_read_j = cells * costs.cell_read_j + cols * row_blocks * costs.dac_conversion_j + rows * col_blocks * costs.adc_conversion_j
     # Training events: every training forward read is followed by a transposed read (backward_reads).
     trained = stats["backward_reads"]
-    pulse_j = costs.capacitor_pulse_j if stats["capacitor"] else costs.pcm_set_pulse_j
+    pulse_j = costs.capacitor_pulse_j if stats["update_pulse"] == "capacitor" else costs.pcm_set_pulse_j
     verify_j = costs.cell_read_j + costs.adc_conversion_j  # one device read through one ADC
     energy = {
         "array reads": trained * (read_j + transposed_read_j),

@@ -302,7 +302,7 @@ class AnalogModule(nn.Module):
                     counts.update({key: counts[key] + deployed_counts[key] for key in COUNTERS})
                 counts.update(out_features=tile.out_features, in_features=tile.in_features, kind=self.config.kind,
                               row_blocks=tile.grid.row_blocks, col_blocks=tile.grid.col_blocks,
-                              in_situ=tile.holds_weights, capacitor=hasattr(tile, "v_c"),
+                              in_situ=tile.holds_weights, update_pulse=tile.update_pulse,
                               reads_per_example=counts["forward_reads"] / examples if examples else 1.0)  # fmt: skip
                 stats[name if len(tiles) == 1 else f"{name}[{index}]"] = counts
         return stats

@@ -69,6 +69,10 @@ class Tile(nn.Module):
     holds_weights: ClassVar[bool] = False
     """Whether the devices hold the weight (in-situ training through ``AnalogSGD``)."""
 
+    update_pulse: ClassVar[str | None] = None
+    """What one counted update pulse is: ``"capacitor"`` (a 3T1C pulse), ``"pcm_set"`` (a PCM
+    partial-SET pulse) or None (no in-situ updates); the energy estimate prices them."""
+
     def __init__(self, out_features: int, in_features: int, config: AnalogConfig, device: torch.device | str | None = None):
         super().__init__()
         if not isinstance(config, self.config_class):

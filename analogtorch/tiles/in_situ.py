@@ -208,6 +208,7 @@ class UnitCellTile(InSituTile):
     ``transfer_every`` examples the weight moves into the PCM pair and the polarity p flips."""
 
     config_class = UnitCellConfig
+    update_pulse = "capacitor"
 
     def __init__(self, out_features, in_features, config, device=None):
         super().__init__(out_features, in_features, config, device)
@@ -324,6 +325,7 @@ class PCMPairTile(InSituTile):
     re-programmed onto one device (refresh)."""
 
     config_class = PCMPairConfig
+    update_pulse = "pcm_set"
 
     @property
     def pcm(self) -> PCMDevice:

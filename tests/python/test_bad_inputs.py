@@ -701,7 +701,7 @@ BAD_INPUTS = [
     BadInput("configs", lambda: PCMPairConfig(update_max_pulses=0), ValueError, "update_max_pulses: expected an int in [1, 127], got 0"),
     BadInput("configs", lambda: PCMPairConfig(update_max_pulses=128), ValueError, "update_max_pulses: expected an int in [1, 127], got 128"),
     BadInput("configs", lambda: PCMPairConfig(refresh_fraction=1.0), ValueError, "refresh_fraction: expected a finite number in (0, 1), got 1.0"),
-    BadInput("configs", lambda: UnitCellConfig(drift_compensation=1), TypeError, "drift_compensation: expected a bool, got int 1"),
+    BadInput("configs", lambda: UnitCellConfig(drift_compensation=1), ValueError, "drift_compensation: expected one of ('global', 'column', None) (or True / False), got 1"),
     BadInput("configs", lambda: UnitCellConfig(seed=2**64), ValueError, "seed: expected an int in [-9223372036854775808, 18446744073709551615], got 18446744073709551616"),
     BadInput("configs", lambda: PCMPairConfig(seed=-(2**63) - 1), ValueError, "seed: expected an int in [-9223372036854775808, 18446744073709551615]"),
     BadInput("configs", lambda: HardwareAwareConfig(seed=1.5), TypeError, "seed: expected an int, got float 1.5"),
@@ -767,7 +767,7 @@ BAD_INPUTS = [
     BadInput("dtypes", lambda: programmed()[0].set_time("1"), TypeError, "time_s: expected a number of seconds, got str"),
     BadInput("dtypes", lambda: programmed()[0].set_time(True), TypeError, "time_s: expected a number of seconds, got bool"),
     BadInput("configs", lambda: layer().set_time(1.0), RuntimeError, "set_time: the AnalogLinear is not programmed; call analogtorch.program(model) first"),
-    BadInput("configs", lambda: programmed()[0].set_time(1.0, drift_compensation="no"), ValueError, "drift_compensation: expected True, False, None or one of (None, 'global'), got 'no'"),
+    BadInput("configs", lambda: programmed()[0].set_time(1.0, drift_compensation="no"), ValueError, "drift_compensation: expected one of ('global', 'column', None) (or True / False), got 'no'"),
     BadInput("configs", lambda: layer().program(pcm=Capacitor3T1C()), TypeError, "pcm: expected a PCMDevice, got Capacitor3T1C"),
 
     # a corrupted state_dict is refused before anything is copied
@@ -781,8 +781,8 @@ BAD_INPUTS = [
     BadInput("values", lambda: load_changed("pending_examples", lambda t: t - 4), ValueError, "state_dict: tiles.weight.0.pending_examples: expected finite values in [0, 9007199254740992], got values in [-4, -4]"),
     BadInput("values", lambda: load_changed("examples_since_transfer", lambda t: t + 10**18), ValueError, "state_dict: tiles.weight.0.examples_since_transfer: expected finite values in [0, 7999]"),
     BadInput("values", lambda: load_changed("time_since_programming_s", lambda t: t + float("inf")), ValueError, "state_dict: tiles.weight.0.time_since_programming_s: expected finite values in [0.0, 1e+30]"),
-    BadInput("values", lambda: load_changed("counters", lambda t: t[:1]), ValueError, "state_dict: tiles.weight.0.counters: expected a torch.float64 tensor of shape [12], got torch.float64 [1]"),
-    BadInput("configs", lambda: load_changed("_extra_state", with_extra(config={"mode": "in_situ"})), ValueError, "state_dict: expected a UnitCellTile config with the fields ['drift_compensation', 'periphery.backward_like_forward',"),
+    BadInput("values", lambda: load_changed("counters", lambda t: t[:1]), ValueError, "state_dict: tiles.weight.0.counters: expected a torch.float64 tensor of shape [13], got torch.float64 [1]"),
+    BadInput("configs", lambda: load_changed("_extra_state", with_extra(config={"mode": "in_situ"})), ValueError, "state_dict: expected a UnitCellTile config with the fields ['drift_compensation', 'periphery.array_cols', 'periphery.array_rows',"),
     BadInput("dtypes", lambda: load_changed("v_c", lambda t: t.double()), ValueError, "state_dict: tiles.weight.0.v_c: expected a torch.float32 tensor of shape [2, 4], got torch.float64 [2, 4]"),
     BadInput("dtypes", lambda: load_changed("rng_state", lambda t: t.int()), ValueError, "state_dict: tiles.weight.0.rng_state: expected a torch.int64 tensor of shape [2], got torch.int32 [2]"),
     BadInput("dtypes", lambda: load_changed("rng_state", lambda t: t.tolist()), ValueError, "state_dict: tiles.weight.0.rng_state: expected a torch.int64 tensor of shape [2], got list"),

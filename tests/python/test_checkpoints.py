@@ -233,7 +233,7 @@ T = "0.tiles.weight.0."  # the first layer's tile
         (corrupt(T + "pending_examples", torch.tensor(2**62)), T + "pending_examples: expected finite values in [0, 9007199254740992]"),
         (corrupt(T + "examples_since_transfer", torch.tensor(10**18)), T + "examples_since_transfer: expected finite values in [0, 7999]"),
         (corrupt(T + "time_since_programming_s", torch.tensor(float("inf"), dtype=torch.float64)), T + "time_since_programming_s: expected finite"),
-        (corrupt(T + "counters", torch.zeros(3, dtype=torch.float64)), T + "counters: expected a torch.float64 tensor of shape [12]"),
+        (corrupt(T + "counters", torch.zeros(3, dtype=torch.float64)), T + "counters: expected a torch.float64 tensor of shape [13]"),
         (corrupt(T + "counters", lambda t: t - 1.0), T + "counters: expected finite values in [0.0"),
         (drop(T + "v_c"), "incomplete device state (missing ['v_c'])"),
         (drop(T + "_extra_state"), "incomplete device state (missing ['_extra_state'])"),
@@ -251,14 +251,14 @@ def test_a_corrupted_state_dict_is_refused_and_changes_nothing(change, message):
 
 @pytest.mark.parametrize("config", [presets.hardware_aware(), presets.ambrogio2018()], ids=["hardware_aware", "ambrogio2018"])
 def test_a_deployed_model_resumes_at_its_time_after_programming(tmp_path, config):
-    model = mlp(config)
+    model = mlp(config).eval()  # a programmed model infers (it refuses training)
     analogtorch.program(model)
     analogtorch.set_time(model, 86400.0)
     analogtorch.save_checkpoint(model, tmp_path / "deployed.pt")
     x = torch.rand(16, 12, generator=torch.Generator().manual_seed(3))
     expected = [model(x) for _ in range(2)]  # fresh read noise each time, from the saved rng position
 
-    resumed = mlp(config, seed=9)  # never programmed
+    resumed = mlp(config, seed=9).eval()  # never programmed
     analogtorch.load_checkpoint(resumed, tmp_path / "deployed.pt")
     assert float(resumed[0].deployed_tiles["weight"][0].time_s) == 86400.0
     assert all(torch.equal(resumed(x), y) for y in expected)

@@ -155,3 +155,17 @@ def test_momentum_on_device_held_weights_is_said_out_loud():
     model = mlp(presets.ambrogio2018())
     with pytest.warns(UserWarning, match=r"momentum applies to digital parameters only; the 2 device-held weight\(s\)"):
         AnalogSGD(model.parameters(), lr=0.1, momentum=0.9)
+
+
+def test_unit_cell_weight_refuses_second_derivatives():
+    from analogtorch import ops
+
+    v_c = torch.full((3,), 0.6, dtype=torch.float64, requires_grad=True)
+    g = torch.full((3,), 2.0, dtype=torch.float64)
+    variation = torch.zeros((3, 3), dtype=torch.int8)
+    weight = ops.unit_cell_weight(g, g.clone(), v_c, variation, 1)
+    with pytest.raises(RuntimeError, match=r"unit_cell_weight: second derivatives \(backward with create_graph=True\)"):
+        torch.autograd.grad(weight.square().sum(), v_c, create_graph=True)
+    weight = ops.unit_cell_weight(g, g.clone(), v_c, variation, 1)
+    (grad,) = torch.autograd.grad(weight.square().sum(), v_c)  # once is fine
+    assert torch.isfinite(grad).all()
