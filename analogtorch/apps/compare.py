@@ -418,6 +418,7 @@ def settings(plan: Plan, wall_seconds: float) -> dict[str, Any]:
         "config_file": args.config,
         "config_overrides": plan.overrides,
         "device": args.device,
+        "device_name": torch.cuda.get_device_name() if args.device == "cuda" else platform.machine(),
         "torch_threads": torch.get_num_threads(),
         "versions": {"analogtorch": __version__, "torch": torch.__version__, "python": platform.python_version()},
         "wall_seconds": wall_seconds,

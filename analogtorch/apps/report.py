@@ -44,7 +44,7 @@ def settings_rows(settings: dict) -> list[tuple[str, str]]:
         ("seeds", " ".join(map(str, settings["seeds"]))),
         ("reads per time after programming", str(settings["reads"])),
         ("preset overrides (--config)", overrides + (f" from {settings['config_file']}" if settings["config_file"] else "")),
-        ("device", f"{settings['device']} ({settings['torch_threads']} CPU threads)"),
+        ("device", f"{settings['device']} ({settings['device_name']}; {settings['torch_threads']} CPU threads)"),
         ("versions", f"analogtorch {versions['analogtorch']}, torch {versions['torch']}, Python {versions['python']}"),
         ("wall time", f"{settings['wall_seconds']:.0f} s"),
     ]
@@ -161,7 +161,7 @@ def plot(out: Path, report: dict) -> None:
     drift_runs = [r for r in report["runs"] if "drift" in r]
     if not drift_runs:
         return
-    figure, axis = plt.subplots(figsize=(7, 4.5))
+    figure, axis = plt.subplots(figsize=(9.5, 4.5))
     times = list(DRIFT_TIMES_S.values())
     if "digital" in report["summary"]:
         reference = 100 * report["summary"]["digital"]["final_mean"]
@@ -180,7 +180,7 @@ def plot(out: Path, report: dict) -> None:
     axis.set_ylabel("test accuracy [%]")
     axis.set_title("after programming into PCM")
     axis.grid(alpha=0.3, which="both")
-    axis.legend(fontsize=7)
+    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the curves, not on them
     figure.tight_layout()
     figure.savefig(out / "accuracy_vs_time.png", dpi=120)
     plt.close(figure)
