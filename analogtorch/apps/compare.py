@@ -335,6 +335,7 @@ def train_one(name: str, plan: Plan, seed: int) -> dict:
             print(f"{name:>15} seed {seed} epoch {epoch}: loss {losses[-1]:.4f}, test accuracy {100 * test_accuracy:.2f}%")
     result = {"preset": name, "seed": seed, "test_accuracy": curve, "train_loss": losses,
               "train_seconds": time.perf_counter() - start,
+              "config_kind": None if config is None else type(config).__name__,
               "config": None if config is None else dataclasses.asdict(config)}  # fmt: skip
     if name in DRIFT_PRESETS:
         result["drift"] = drift_study(model, test, device, args.reads)

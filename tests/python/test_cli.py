@@ -143,15 +143,15 @@ def test_unwritable_out_is_refused_whoever_runs(tiny_mnist, tmp_path, capsys, no
 
 CONFIG_REFUSALS = [
     # (file text, extra options, what the message must say)
-    ('{"pcm_only": {"unit_cell": {"pcm": {"g_max_us": -1}}}}', ["--presets", "digital"], ["--config", "pcm_only.unit_cell.pcm", "g_max_us"]),
-    ('{"hardware_aware": {"nope": 1}}', [], ["--config", "AnalogConfig has no field 'nope'", "hardware_aware"]),
+    ('{"pcm_only": {"pcm": {"g_max_us": -1}}}', ["--presets", "digital"], ["--config", "pcm_only.pcm", "g_max_us"]),
+    ('{"hardware_aware": {"nope": 1}}', [], ["--config", "HardwareAwareConfig has no field 'nope'", "hardware_aware"]),
     ('{"ambrogio2018": {"unit_cell": {"transfer_every": 0}}}', [], ["--config", "transfer_every: expected an int >= 1, got 0"]),
     ('[{"ambrogio2018": {}}]', [], ["--config", "expected a JSON object keyed by preset name", "got a list"]),
     ('{"digital": {}}', ["--presets", "digital"], ["--config", "'digital' has no configuration"]),
     ('{"ambrogio2018": {unit_cell: 1}}', [], ["--config", "not valid JSON", "line 1 column 19 (char 18)"]),
     ('{"ambrogio2018": {"unit_cell": {"transfer_every": [4000]}}}', [], ["--config", "transfer_every: expected an int, got list [4000]"]),
     ('{"hardware_aware": {"train_time_max_s": [1, 2]}}', [], ["--config", "train_time_max_s: expected a number, got list"]),
-    ('{"ambrogio2018": [1, 2]}', [], ["--config", "ambrogio2018: expected an object of AnalogConfig fields, got list"]),
+    ('{"ambrogio2018": [1, 2]}', [], ["--config", "ambrogio2018: expected an object of UnitCellConfig fields, got list"]),
     ('{"ambrogio2018": {"seed": {"value": 1}}}', [], ["--config", "ambrogio2018.seed: expected a value of type int, not an object"]),
 ]  # fmt: skip
 

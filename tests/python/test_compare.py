@@ -58,7 +58,7 @@ def test_fashion_mnist_from_the_debian_package():
 
 def test_compare_writes_results_tables_and_plots(tiny_mnist, tmp_path):
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "analogtorch", "compare", "--data", str(tiny_mnist), "--limit", "200",
+    command = [sys.executable, "-m", "analogtorch", "compare", "--data", str(tiny_mnist), "--limit", "96",
                "--epochs", "2", "--batch-size", "32", "--hidden", "16", "8", "--reads", "2", "--quiet",
                "--out", str(out)]  # fmt: skip
     completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
@@ -73,22 +73,23 @@ def test_compare_writes_results_tables_and_plots(tiny_mnist, tmp_path):
     runs = {run["preset"]: run for run in report["runs"]}
     for run in runs.values():
         assert len(run["test_accuracy"]) == 2 and all(0.0 <= a <= 1.0 for a in run["test_accuracy"])
-    assert runs["digital"]["config"] is None and runs["ambrogio2018"]["config"]["mode"] == "in_situ"
+    assert runs["digital"]["config"] is None and runs["ambrogio2018"]["config_kind"] == "UnitCellConfig"
+    assert runs["ambrogio2018"]["config"]["unit_cell"]["transfer_every"] > 0
     drift = runs["ambrogio2018"]["drift"]
     assert set(drift) == {"compensated", "uncompensated"} and len(drift["compensated"]["1 year"]["reads"]) == 2
-    assert runs["ambrogio2018"]["hardware"]["0"]["examples"] == 2 * 200
+    assert runs["ambrogio2018"]["hardware"]["0"]["examples"] == 2 * 96
     assert "estimate" in runs["ambrogio2018"] and "| ambrogio2018 |" in (out / "results.md").read_text()
 
     # --limit cuts the training set only; every setting is recorded.
     settings = report["settings"]
-    assert (settings["train_examples"], settings["train_examples_available"]) == (200, 240)
+    assert (settings["train_examples"], settings["train_examples_available"]) == (96, 240)
     assert (settings["test_examples"], settings["test_examples_available"], settings["test_limit"]) == (60, 60, 0)
-    expected = {"epochs": 2, "batch_size": 32, "lr": 0.5, "train_limit": 200, "seeds": [0], "hidden": [16, 8],
+    expected = {"epochs": 2, "batch_size": 32, "lr": 0.5, "train_limit": 96, "seeds": [0], "hidden": [16, 8],
                 "model": "mlp", "device": "cpu", "quick": False, "reads": 2,
                 "presets": ["digital", "ambrogio2018", "pcm_only", "hardware_aware"]}  # fmt: skip
     assert {key: settings[key] for key in expected} == expected
     assert settings["versions"]["analogtorch"] == analogtorch.__version__ and settings["wall_seconds"] > 0
-    assert "--limit 200" in settings["command"] and "--test-limit 0" in settings["command"]
+    assert "--limit 96" in settings["command"] and "--test-limit 0" in settings["command"]
 
 
 def test_results_md_lists_the_settings_first(tiny_mnist, tmp_path, capsys):
@@ -177,8 +178,8 @@ def test_an_analog_cnn_runs(tiny_mnist, tmp_path, capsys):
 
     out = tmp_path / "out"
     argv = ["compare", "--model", "cnn", "--presets", "digital", "ambrogio2018", "hardware_aware",
-            "--data", str(tiny_mnist), "--out", str(out), "--limit", "64", "--epochs", "1", "--lr", "0.05",
-            "--reads", "1", "--quiet"]  # fmt: skip
+            "--data", str(tiny_mnist), "--out", str(out), "--limit", "32", "--test-limit", "20", "--epochs", "1",
+            "--batch-size", "16", "--lr", "0.05", "--reads", "1", "--quiet"]  # fmt: skip
     assert main(argv) == 0
     report = json.loads((out / "results.json").read_text())
     runs = {run["preset"]: run for run in report["runs"]}
