@@ -244,7 +244,10 @@ def _check_conversion(model: str, configs: dict[tuple[str, int], presets.AnalogC
         if config is None or name in checked:
             continue
         checked.add(name)
-        network = convert_to_analog(build_network(model, None, seed), config)
+        try:
+            network = convert_to_analog(build_network(model, None, seed), config)
+        except (TypeError, ValueError) as error:  # a layer no analog layer replaces
+            raise type(error)(f"--model {model}: preset {name}: {error}") from None
         digital = [n for n, m in network.named_modules() if type(m) in (nn.Linear, nn.Conv2d)]
         if digital:
             raise ValueError(
