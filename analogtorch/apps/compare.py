@@ -469,7 +469,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         return f"(default: {DEFAULTS[name]}; with --quick: {QUICK[name]})"
 
     parser.add_argument("--quick", action="store_true",
-                        help=f"a run of a few minutes on a 2-core CPU that still learns: --limit {QUICK['limit']} "
+                        help=f"a short run that still learns, a fifth of the default's training: --limit {QUICK['limit']} "
                              f"--epochs {QUICK['epochs']} --lr {QUICK['lr']} unless given")  # fmt: skip
     parser.add_argument("--model", default="mlp", choices=list(MODELS),
                         help="mlp: the paper's 784-250-125-10 sigmoid network; cnn: two 5x5 convolutions "
