@@ -4,80 +4,63 @@ Commands:
   compare  train a network digitally and on simulated analog hardware (Fashion-MNIST), compare
            test accuracy per epoch and after programming into PCM, over time.
   demo     program a weight matrix into PCM and show its drift and read noise over a year.
+
+Every option is checked before the command's work starts. From the command line a refused option is
+one line on standard error and exit status 2 (as argparse does for the options it checks itself);
+``run(argv)`` raises the error instead, for callers in Python.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
-import torch
-
-from . import _ops
-from ._ops import make_rng_state
-from .config import PCMDevice
-
-TIMES_S = {"1 s": 1.0, "1 min": 60.0, "1 h": 3600.0, "1 day": 86400.0, "1 month": 2.628e6, "1 year": 3.156e7}
+__all__ = ["build_parser", "main", "run"]
 
 
-def demo(args: argparse.Namespace) -> int:
-    """Programs a Gaussian weight matrix (open loop) and reads it back at growing times."""
-    for name in ("rows", "cols"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name}: expected an integer >= 1, got {getattr(args, name)}")
-    device = torch.device(args.device)
-    g_max_us = 25.0
-    weights = torch.randn(args.rows, args.cols, generator=torch.Generator().manual_seed(args.seed)).to(device)
-    pcm = PCMDevice(programming=args.programming)
-    # The largest weight uses the whole programmable range (closed loop clips targets lower).
-    g_range_us = pcm.target_clip_us if args.programming == "closed_loop" else g_max_us
-    scale_us = g_range_us / weights.abs().max().item()
-    # One PCM pair per weight: the sign picks the device, the other stays at 0 uS.
-    target_plus = (weights * scale_us).clamp(min=0.0)
-    target_minus = (-weights * scale_us).clamp(min=0.0)
-    rng = make_rng_state(args.seed, device=device)
-    g_plus, nu_plus, pulses, _, converged = _ops.pcm_program(target_plus, rng, pcm)
-    rng[1] += 1
-    g_minus, nu_minus, *_ = _ops.pcm_program(target_minus, rng, pcm)
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every command; each sets ``prepare`` (checks, raises) and ``execute``."""
+    from .apps import compare, demo
 
-    print(f"analogtorch demo: {args.rows}x{args.cols} weights programmed into PCM pairs on {device}")
-    print(f"(G_max = {g_max_us} uS, {args.programming.replace('_', '-')} programming, drift and 1/f read noise)")
-    print(f"G+ devices: {pulses.float().mean().item():.1f} pulses each, {100 * converged.float().mean().item():.2f}% within tolerance\n")
-    header = f"{'time after programming':>24} {'mean |W| / |W0|':>16} {'weight error':>13} {'error w/ comp.':>15}"
-    print(header)
-    print("-" * len(header))
-    w_target = (target_plus - target_minus) / scale_us
-    for label, time_s in TIMES_S.items():
-        rng[1] += 1
-        read_plus = _ops.pcm_read(g_plus, nu_plus, rng, time_s)
-        rng[1] += 1
-        read_minus = _ops.pcm_read(g_minus, nu_minus, rng, time_s)
-        w = (read_plus - read_minus) / scale_us
-        shrink = (w.abs().mean() / w_target.abs().mean()).item()
-        error = ((w - w_target).norm() / w_target.norm()).item()
-        # Global drift compensation: one scalar per array restores the mean weight magnitude.
-        error_compensated = ((w / shrink - w_target).norm() / w_target.norm()).item()
-        print(f"{label:>24} {shrink:>16.4f} {error:>13.4f} {error_compensated:>15.4f}")
+    parser = argparse.ArgumentParser(prog="python -m analogtorch", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    compare_parser = commands.add_parser(
+        "compare", help="analog vs digital training on Fashion-MNIST", formatter_class=compare.HelpFormatter,
+        description=compare.__doc__.split("\n\n")[0],
+    )  # fmt: skip
+    compare.add_arguments(compare_parser)
+    compare_parser.set_defaults(prepare=compare.prepare, execute=compare.run)
+    demo_parser = commands.add_parser(
+        "demo", help="PCM drift and read noise on a programmed weight matrix",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter, description=demo.__doc__,
+    )  # fmt: skip
+    demo.add_arguments(demo_parser)
+    demo_parser.set_defaults(prepare=demo.validate, execute=demo.demo)
+    return parser
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Parses ``argv`` and runs the command; a refused option raises (``ValueError``, ``TypeError``
+    or ``OSError`` naming the option)."""
+    args = build_parser().parse_args(argv)
+    args.execute(args.prepare(args))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analogtorch", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    from . import compare
-
-    compare_parser = commands.add_parser("compare", help="analog vs digital training on Fashion-MNIST")
-    compare.add_arguments(compare_parser)
-    compare_parser.set_defaults(run=compare.main)
-    demo_parser = commands.add_parser("demo", help="PCM drift and read noise on a programmed weight matrix")
-    demo_parser.add_argument("--rows", type=int, default=512)
-    demo_parser.add_argument("--cols", type=int, default=512)
-    demo_parser.add_argument("--seed", type=int, default=0)
-    demo_parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    demo_parser.add_argument("--programming", default="closed_loop", choices=["closed_loop", "open_loop"])
-    demo_parser.set_defaults(run=demo)
+    """The command line: a refused option is one line on standard error and exit status 2, before
+    any work starts."""
+    parser = build_parser()
     args = parser.parse_args(argv)
-    return args.run(args)
+    try:
+        prepared: Any = args.prepare(args)
+    except (ValueError, TypeError, OSError) as error:
+        message = " ".join(str(error).split())  # one line, whatever the error's text holds
+        print(f"{parser.prog} {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    args.execute(prepared)
+    return 0
 
 
 if __name__ == "__main__":

@@ -46,10 +46,10 @@ from analogtorch._ops import (
     _capacitor_params,
     _pcm_params,
 )
+from analogtorch.apps.compare import _apply_overrides
+from analogtorch.apps.data import load_idx, load_image_dataset
 from analogtorch.checkpoint import load_state_dict
-from analogtorch.compare import _apply_overrides
 from analogtorch.config import Capacitor3T1C, PCMDevice, Periphery, UnitCell, replace
-from analogtorch.data import load_idx, load_image_dataset
 from analogtorch.optim import AnalogSGD
 from analogtorch.presets import AnalogConfig, HardwareAwareConfig, PCMPairConfig, UnitCellConfig
 
@@ -251,9 +251,9 @@ def frozen_write(config: object, name: str, value: object) -> None:
 
 
 def cli(*argv: str) -> int:
-    from analogtorch.__main__ import main
+    from analogtorch.__main__ import run
 
-    return main(list(argv))
+    return run(list(argv))
 
 
 def write(name: str, data: bytes) -> Path:
@@ -905,7 +905,7 @@ BAD_INPUTS = [
     BadInput("files", lambda: cli("compare", "--config", "missing.json"), FileNotFoundError, "No such file or directory: 'missing.json'"),
     BadInput("files", lambda: cli("compare", "--config", str(write("bad.json", b"{ambrogio2018: {}}"))), json.JSONDecodeError, "Expecting property name enclosed in double quotes"),
     BadInput("files", lambda: cli("compare", "--data", "missing-dir"), FileNotFoundError, "train-images-idx3-ubyte(.gz) not found in missing-dir"),
-    BadInput("configs", lambda: cli("compare", "--config", str(write("keys.json", b'{"analog": {}}'))), ValueError, "--config: keys must be preset names ['ambrogio2018', 'digital', 'hardware_aware', 'ideal', 'pcm_only'], got ['analog']"),
+    BadInput("configs", lambda: cli("compare", "--config", str(write("keys.json", b'{"analog": {}}'))), ValueError, "--config: keys must be analog preset names ['ambrogio2018', 'hardware_aware', 'ideal', 'pcm_only'], got ['analog']"),
     BadInput("configs", lambda: _apply_overrides(presets.ambrogio2018(), {"nope": 1}), ValueError, "--config: UnitCellConfig has no field 'nope'"),
     BadInput("configs", lambda: _apply_overrides(presets.ambrogio2018(), {"unit_cell": {"pcm": {"g_max": 30}}}), ValueError, "--config: PCMDevice has no field 'g_max'"),
     BadInput("configs", lambda: _apply_overrides(presets.ambrogio2018(), {"unit_cell": {"transfer_every": 0}}), ValueError, "transfer_every: expected an int >= 1, got 0"),

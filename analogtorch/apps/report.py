@@ -1,0 +1,213 @@
+"""The comparison's report: ``results.json``, ``results.md`` (settings first, then the tables), the
+printed table and the plots."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from ..hardware import format_quantity
+from .compare import DRIFT_PRESETS, DRIFT_TIMES_S, FULL_SETTING, QUICK
+
+__all__ = ["ESTIMATE_NOTE", "estimate_table", "plot", "print_table", "settings_rows", "write_report"]
+
+ESTIMATE_NOTE = (
+    "Energy and time per example, estimated from the events the layers counted times per-event costs "
+    "(analogtorch.hardware: every cost an assumption or a cited figure; an estimate, not a measurement):"
+)
+
+
+def _subset(used: int, available: int, limit: int, option: str) -> str:
+    if used < available:
+        return f"first {used:,} of {available:,} examples ({option} {limit})"
+    return f"all {available:,} examples"
+
+
+def settings_rows(settings: dict) -> list[tuple[str, str]]:
+    """(setting, value) pairs, in the order a reader checks them."""
+    versions = settings["versions"]
+    overrides = json.dumps(settings["config_overrides"]) if settings["config_overrides"] else "none"
+    return [
+        ("command", f"`{settings['command']}`" + (" (`--quick`)" if settings["quick"] else "")),
+        ("model", f"{settings['model']}: {settings['network']}"),
+        ("hidden sizes", "-" if settings["hidden"] is None else " ".join(map(str, settings["hidden"]))),
+        ("presets", ", ".join(settings["presets"])),
+        ("epochs", str(settings["epochs"])),
+        ("batch size", str(settings["batch_size"])),
+        ("learning rate", f"{settings['lr']:g} ({settings['optimizer']})"),
+        ("training set", _subset(settings["train_examples"], settings["train_examples_available"],
+                                 settings["train_limit"], "--limit")),  # fmt: skip
+        ("test set", _subset(settings["test_examples"], settings["test_examples_available"],
+                             settings["test_limit"], "--test-limit")),  # fmt: skip
+        ("data", settings["data"]),
+        ("seeds", " ".join(map(str, settings["seeds"]))),
+        ("reads per time after programming", str(settings["reads"])),
+        ("preset overrides (--config)", overrides + (f" from {settings['config_file']}" if settings["config_file"] else "")),
+        ("device", f"{settings['device']} ({settings['device_name']}; {settings['torch_threads']} CPU threads)"),
+        ("versions", f"analogtorch {versions['analogtorch']}, torch {versions['torch']}, Python {versions['python']}"),
+        ("wall time", f"{settings['wall_seconds']:.0f} s"),
+    ]
+
+
+def _cut_warning(settings: dict) -> str | None:
+    cut = [
+        f"{name} set cut to {used:,} of {available:,} examples"
+        for name, used, available in (
+            ("training", settings["train_examples"], settings["train_examples_available"]),
+            ("test", settings["test_examples"], settings["test_examples_available"]),
+        )
+        if used < available
+    ]
+    if not cut:
+        return None
+    return f"Not the full data: {', '.join(cut)}; accuracies are lower than a full run's and not comparable with it."
+
+
+def write_report(out: Path, report: dict) -> None:
+    """Writes results.json, results.md and the plots into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(report, indent=2))
+    settings = report["settings"]
+    lines = [f"# analogtorch compare ({report['dataset']})", "", "Settings that shaped these numbers:", "",
+             "| setting | value |", "|---|---|"]  # fmt: skip
+    lines += [f"| {name} | {value} |" for name, value in settings_rows(settings)]
+    warning = _cut_warning(settings)
+    if warning:
+        lines += ["", f"**{warning}**"]
+    lines += ["", "Test accuracy per epoch (mean over seeds):", "",
+              "| preset | " + " | ".join(f"epoch {e}" for e in range(1, settings["epochs"] + 1)) + " |",
+              "|---|" + "---|" * settings["epochs"]]  # fmt: skip
+    for name in report["summary"]:
+        lines.append(f"| {name} | " + " | ".join(f"{100 * a:.2f}" for a in _epoch_means(report, name)) + " |")
+    lines += ["", "| preset | final test accuracy (mean +- std over seeds) |", "|---|---|"]
+    for name, entry in report["summary"].items():
+        lines.append(f"| {name} | {100 * entry['final_mean']:.2f}% +- {100 * entry['final_std']:.2f} |")
+    drift_rows = [(n, e["drift"]) for n, e in report["summary"].items() if "drift" in e]
+    if drift_rows:
+        lines += ["", "Accuracy after programming into PCM (compensated / uncompensated):", "",
+                  "| preset | " + " | ".join(DRIFT_TIMES_S) + " |", "|---|" + "---|" * len(DRIFT_TIMES_S)]  # fmt: skip
+        for name, drift in drift_rows:
+            cells = [f"{100 * drift['compensated'][t]:.2f} / {100 * drift['uncompensated'][t]:.2f}" for t in DRIFT_TIMES_S]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    estimates = estimate_table(report["summary"])
+    if len(estimates) > 2:
+        lines += ["", ESTIMATE_NOTE, "", *estimates]
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+    plot(out, report)
+
+
+def _epoch_means(report: dict, name: str) -> list[float]:
+    runs = [r for r in report["runs"] if r["preset"] == name]
+    return [statistics.fmean(values) for values in zip(*(r["test_accuracy"] for r in runs))]
+
+
+def estimate_table(summary: dict) -> list[str]:
+    """Markdown rows: per analog preset, training (in situ only) and inference energy, time and
+    efficiency, then the digital baseline doing the same arithmetic."""
+    lines = ["| preset | training energy | training time | training GOP/s/W | training TOP/s/mm^2 | "
+             "inference energy | inference GOP/s/W |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    estimated = [(name, entry["estimate"]) for name, entry in summary.items() if "estimate" in entry]
+    if estimated:
+        digital = estimated[0][1]  # the same network: the same digital arithmetic for every preset
+        estimated.append(("digital baseline", {k: digital["digital_" + k] for k in ("training", "inference")}))
+    for name, figures in estimated:
+        training, inference = figures["training"], figures["inference"]
+        cells = ["-"] * 4 if training is None else [
+            format_quantity(training["energy_j"], "J"), format_quantity(training["time_s"], "s"),
+            f"{training['ops_per_s_per_w'] / 1e9:,.0f}", f"{training['ops_per_s_per_mm2'] / 1e12:.3g}",
+        ]  # fmt: skip
+        cells += [format_quantity(inference["energy_j"], "J"), f"{inference['ops_per_s_per_w'] / 1e9:,.0f}"]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _drift_band(runs: list[dict], key: str) -> tuple[list[float], list[float], list[float], str]:
+    """Mean accuracy per time, and the band around it: min-max over seeds (each seed's mean over
+    reads) when there are several seeds, otherwise min-max over the repeated reads."""
+    if len(runs) > 1:
+        per_time = [[r["drift"][key][label]["mean"] for r in runs] for label in DRIFT_TIMES_S]
+        what = f"min-max over {len(runs)} seeds"
+    else:
+        per_time = [runs[0]["drift"][key][label]["reads"] for label in DRIFT_TIMES_S]
+        what = f"min-max over {len(per_time[0])} reads"
+    mean = [100 * statistics.fmean(values) for values in per_time]
+    return mean, [100 * min(v) for v in per_time], [100 * max(v) for v in per_time], what
+
+
+def plot(out: Path, report: dict) -> None:
+    """accuracy_vs_epoch.png (integer epochs) and, when a drift preset ran, accuracy_vs_time.png
+    (mean with its band, and the digital model's final test accuracy as the reference line)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for name in report["summary"]:
+        means = _epoch_means(report, name)
+        axis.plot(range(1, len(means) + 1), [100 * m for m in means], marker="o", label=name)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("test accuracy [%]")
+    axis.set_title(f"{report['dataset']}: training (mean over seeds)")
+    axis.grid(alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(out / "accuracy_vs_epoch.png", dpi=120)
+    plt.close(figure)
+
+    drift_runs = [r for r in report["runs"] if "drift" in r]
+    if not drift_runs:
+        return
+    figure, axis = plt.subplots(figsize=(9.5, 4.5))
+    times = list(DRIFT_TIMES_S.values())
+    if "digital" in report["summary"]:
+        reference = 100 * report["summary"]["digital"]["final_mean"]
+        axis.axhline(reference, color="black", linewidth=1, linestyle=":",
+                     label=f"digital, final test accuracy ({reference:.1f}%)")  # fmt: skip
+    for name in DRIFT_PRESETS:
+        runs = [r for r in drift_runs if r["preset"] == name]
+        if not runs:
+            continue
+        for key, style in (("compensated", "-"), ("uncompensated", "--")):
+            mean, low, high, what = _drift_band(runs, key)
+            (line,) = axis.plot(times, mean, linestyle=style, marker="o", label=f"{name}, {key} (mean)")
+            axis.fill_between(times, low, high, color=line.get_color(), alpha=0.2, label=f"{name}, {key}: {what}")
+    axis.set_xscale("log")
+    axis.set_xlabel("time after programming [s]")
+    axis.set_ylabel("test accuracy [%]")
+    axis.set_title("after programming into PCM")
+    axis.grid(alpha=0.3, which="both")
+    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the curves, not on them
+    figure.tight_layout()
+    figure.savefig(out / "accuracy_vs_time.png", dpi=120)
+    plt.close(figure)
+
+
+def print_table(report: dict) -> None:
+    """The summary on standard output: settings, accuracies, drift, the energy estimate, where the
+    files are and the full setting."""
+    settings = report["settings"]
+    print(f"\nSettings ({report['dataset']}):")
+    for name, value in settings_rows(settings):
+        print(f"  {name:>32}: {value.replace('`', '')}")
+    warning = _cut_warning(settings)
+    if warning:
+        print(warning)
+    print(f"\nTest accuracy after {settings['epochs']} epochs ({report['dataset']}, seeds {settings['seeds']}):")
+    for name, entry in report["summary"].items():
+        print(f"  {name:>15}: {100 * entry['final_mean']:6.2f}% +- {100 * entry['final_std']:.2f}")
+        for key in ("compensated", "uncompensated"):
+            if "drift" in entry:
+                row = "  ".join(f"{t} {100 * v:5.2f}%" for t, v in entry["drift"][key].items())
+                print(f"  {'':>15}  after programming, {key}: {row}")
+    rows = estimate_table(report["summary"])
+    if len(rows) > 2:
+        print("\n" + ESTIMATE_NOTE)
+        print("\n".join(rows))
+    print(f"\nResults, tables and plots in {report['args']['out']}/ ({report['wall_seconds']:.0f} s).")
+    if settings["quick"]:
+        print(f"That was the quick setting (--limit {QUICK['limit']}): the default trains on all the data.")
+    print(f"The full setting: {FULL_SETTING}")
