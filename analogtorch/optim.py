@@ -64,7 +64,8 @@ class AnalogSGD(torch.optim.SGD):
             raise ValueError(f"AnalogSGD: {message}; nothing was updated (nonfinite_grads='skip' skips such steps)")
         self.skipped_steps += 1
         if self.skipped_steps == 1:
-            warnings.warn(f"AnalogSGD: skipped a step: {message} (counted in skipped_steps)", stacklevel=3)
+            # _refuse <- step <- torch.no_grad's wrapper <- the caller's line
+            warnings.warn(f"AnalogSGD: skipped a step: {message} (counted in skipped_steps)", stacklevel=4)
 
     @torch.no_grad()
     def step(self, closure=None):

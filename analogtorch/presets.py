@@ -206,27 +206,58 @@ class PCMPairConfig(AnalogConfig):
 # ---------------------------------------------------------------------------------------------
 
 
-def _split(cls: type, changes: dict[str, Any], nested: dict[str, type]) -> tuple[dict, dict]:
-    """Separates keyword arguments into the configuration's own fields and fields of nested
-    configurations (e.g. ``transfer_every`` of ``UnitCell``); unknown names raise TypeError."""
-    own_names = {f.name for f in fields(cls)}
-    own, inner = {}, {name: {} for name in nested}
+# The nested configurations whose fields each preset also takes by name (a path of field names).
+_NESTED: dict[type, tuple[tuple[str, ...], ...]] = {
+    IdealConfig: (("periphery",),),
+    HardwareAwareConfig: (("periphery",), ("pcm",)),
+    UnitCellConfig: (("periphery",), ("unit_cell",), ("unit_cell", "capacitor"), ("unit_cell", "pcm")),
+    PCMPairConfig: (("periphery",), ("pcm",)),
+}
+
+
+def _build(cls: type, changes: dict[str, Any]) -> AnalogConfig:
+    """``cls()`` with ``changes`` applied: each name a field of ``cls`` or of one of its nested
+    configurations (``_NESTED``); an unknown name raises TypeError listing every accepted one."""
+    own = {f.name for f in fields(cls)}
+    nested: dict[tuple[str, ...], dict[str, Any]] = {}
+    defaults = cls()
     for name, value in changes.items():
-        if name in own_names:
-            own[name] = value
+        if name in own:
             continue
-        for holder, nested_cls in nested.items():
-            if name in {f.name for f in fields(nested_cls)}:
-                inner[holder][name] = value
+        for path in _NESTED[cls]:
+            holder = defaults
+            for step in path:
+                holder = getattr(holder, step)
+            if name in {f.name for f in fields(holder)}:
+                nested.setdefault(path, {})[name] = value
                 break
         else:
-            raise TypeError(f"{name}: not a field of {cls.__name__} (fields: {sorted(own_names)})")
-    return own, inner
+            accepted = sorted(own | {f.name for path in _NESTED[cls] for f in fields(_follow(defaults, path))})
+            raise TypeError(f"{name}: not a field of {cls.__name__} or of its parts (fields: {accepted})")
+    config = cls(**{name: value for name, value in changes.items() if name in own})
+    # Deepest parts first, so that a changed part is then placed into its (changed) holder.
+    for path in sorted(nested, key=len, reverse=True):
+        part = replace(_follow(config, path), **nested[path])
+        config = _place(config, path, part)
+    return config
+
+
+def _follow(config: Any, path: tuple[str, ...]) -> Any:
+    for step in path:
+        config = getattr(config, step)
+    return config
+
+
+def _place(config: Any, path: tuple[str, ...], part: Any) -> Any:
+    if len(path) == 1:
+        return replace(config, **{path[0]: part})
+    return replace(config, **{path[0]: _place(getattr(config, path[0]), path[1:], part)})
 
 
 def ideal(**changes: Any) -> IdealConfig:
-    """No non-ideality: the layer computes exactly what its torch twin computes."""
-    return IdealConfig(**changes)
+    """No non-ideality: the layer computes what its torch twin computes. Keyword arguments set
+    fields of :class:`IdealConfig` or of its ``Periphery`` (e.g. ``out_bits=8`` for converters)."""
+    return _build(IdealConfig, changes)
 
 
 def hardware_aware(**changes: Any) -> HardwareAwareConfig:
@@ -234,31 +265,24 @@ def hardware_aware(**changes: Any) -> HardwareAwareConfig:
     and ADC, output noise, PCM programming noise (open loop, Joshi et al. 2020), drift sampled between
     1 s and ``train_time_max_s``, read noise; straight-through gradients.
 
-    Keyword arguments set fields of :class:`HardwareAwareConfig` (e.g. ``device_noise_every=16``) or of
-    its :class:`~analogtorch.config.Periphery` (e.g. ``out_noise=0.02``).
+    Keyword arguments set fields of :class:`HardwareAwareConfig` (e.g. ``device_noise_every=16``), of
+    its ``Periphery`` (e.g. ``out_noise=0.02``) or of its ``PCMDevice`` (e.g. ``programming="closed_loop"``).
     """
-    own, inner = _split(HardwareAwareConfig, changes, {"periphery": Periphery})
-    config = HardwareAwareConfig(**own)
-    if inner["periphery"]:
-        config = replace(config, periphery=replace(config.periphery, **inner["periphery"]))
-    return config
+    return _build(HardwareAwareConfig, changes)
 
 
 def ambrogio2018(**changes: Any) -> UnitCellConfig:
     """In-situ training on 2PCM + 3T1C unit cells (Ambrogio et al. 2018): capacitor updates every step,
     transfers into PCM by program-and-verify every ``transfer_every`` examples, polarity inversion.
 
-    Keyword arguments set fields of :class:`UnitCellConfig` or of its
-    :class:`~analogtorch.config.UnitCell` (e.g. ``transfer_every=4000``, ``polarity_inversion=False``).
+    Keyword arguments set fields of :class:`UnitCellConfig`, of its ``Periphery``, of its
+    ``UnitCell`` (e.g. ``transfer_every=4000``, ``polarity_inversion=False``), or of the cell's
+    ``Capacitor3T1C`` (e.g. ``tau_s=10.0``) or ``PCMDevice`` (e.g. ``verify_tolerance_us=0.25``).
     """
-    own, inner = _split(UnitCellConfig, changes, {"unit_cell": UnitCell})
-    config = UnitCellConfig(**own)
-    if inner["unit_cell"]:
-        config = replace(config, unit_cell=replace(config.unit_cell, **inner["unit_cell"]))
-    return config
+    return _build(UnitCellConfig, changes)
 
 
 def pcm_only(**changes: Any) -> PCMPairConfig:
     """In-situ training directly on a PCM pair per weight (the Nature 2018 paper's foil). Keyword
-    arguments set fields of :class:`PCMPairConfig`."""
-    return PCMPairConfig(**changes)
+    arguments set fields of :class:`PCMPairConfig`, of its ``Periphery`` or of its ``PCMDevice``."""
+    return _build(PCMPairConfig, changes)

@@ -232,7 +232,7 @@ def convert_to_analog(
     if isinstance(model, tuple(cls for cls, _ in _CONVERSIONS)) and plan and plan[0][0] == "":
         converted = plan[0][2](model, replace(config, seed=config.seed % 2**64))
         converted.train(model.training)
-        report.converted.append(("", type(converted).__name__, converted.analog_stats()["tiles"]))
+        report.converted.append(("", type(converted).__name__, _tile_shapes(converted)))
         _finish(converted, report, verbose)
         return converted
     for index, (name, module, convert) in enumerate(plan):
@@ -240,12 +240,17 @@ def convert_to_analog(
         layer.train(module.training)
         parent_name, _, child = name.rpartition(".")
         setattr(modules[parent_name] if parent_name else model, child, layer)
-        report.converted.append((name, type(layer).__name__, layer.analog_stats()["tiles"]))
+        report.converted.append((name, type(layer).__name__, _tile_shapes(layer)))
     for module in model.modules():
         if isinstance(module, nn.TransformerEncoder):
             module.use_nested_tensor = False
     _finish(model, report, verbose)
     return model
+
+
+def _tile_shapes(layer: AnalogModule) -> list[list[int]]:
+    """The tile shapes of a layer and of the analog layers inside it (an attention's out-projection)."""
+    return [shape for module in layer.modules() if isinstance(module, AnalogModule) for shape in module.analog_stats()["tiles"]]
 
 
 def _finish(model: nn.Module, report: ConversionReport, verbose: bool) -> None:

@@ -259,8 +259,13 @@ class AnalogModule(nn.Module):
         for tile, plan in self.plan_time(time_s, drift_compensation=drift_compensation):
             tile.commit_time(plan)
 
+    @torch.no_grad()
     def unprogram(self) -> None:
-        """Leaves deployment: the layer computes with its weights (and trains) again."""
+        """Leaves deployment: the layer computes with its weights (and trains) again. What the
+        programmed devices did (their reads) stays counted, with the tiles they were programmed from."""
+        for name, deployed in self.deployed_tiles.items():
+            for tile, programmed in zip(self.tiles[name], deployed):
+                tile.counters += programmed.counters
         self.deployed_tiles = nn.ModuleDict()
 
     @property

@@ -205,12 +205,18 @@ class _ArrayRead(torch.autograd.Function):
             raise RuntimeError("a programmed (deployed) tile cannot be trained")
         if ctx.needs_input_grad[0]:
             noise = variance if ctx.transposed_noise else None
+            # A NaN or Inf in the error (a diverged loss) cannot drive a DAC: read the finite part
+            # and hand NaN on, so that the optimizer's check of the gradients (AnalogSGD's
+            # nonfinite_grads) decides, without a host synchronisation here.
+            finite = torch.isfinite(grad_y).all()
+            errors = torch.nan_to_num(grad_y, nan=0.0, posinf=0.0, neginf=0.0)
             if periphery.backward_like_forward and not periphery.ideal:
-                grad_x = _transposed_read(grad_y, weight, noise, full_scale, backward_rng(rng), periphery, grid)
+                grad_x = _transposed_read(errors, weight, noise, full_scale, backward_rng(rng), periphery, grid)
             else:
-                grad_x = grad_y.matmul(weight)
+                grad_x = errors.matmul(weight)
                 if noise is not None:
-                    grad_x = ops.add_read_noise(grad_x.contiguous(), grad_y.square().matmul(noise).contiguous(), backward_rng(rng))
+                    grad_x = ops.add_read_noise(grad_x.contiguous(), errors.square().matmul(noise).contiguous(), backward_rng(rng))
+            grad_x = grad_x.masked_fill(~finite, float("nan"))
             if periphery.input_scaling == "fixed" and periphery.in_bits > 0:
                 grad_x = grad_x * (x.abs() <= periphery.in_bound)  # clipped inputs pass no gradient
         if ctx.needs_input_grad[1]:
@@ -274,7 +280,10 @@ class _ExactReadWithNoise(torch.autograd.Function):
         x, weight, variance, rng = ctx.saved_tensors
         grad_x = grad_weight = None
         if ctx.needs_input_grad[0]:
-            grad_x = ops.add_read_noise(grad_y.matmul(weight).contiguous(), grad_y.square().matmul(variance).contiguous(), backward_rng(rng))
+            finite = torch.isfinite(grad_y).all()  # as in _ArrayRead: NaN is handed on, not refused here
+            errors = torch.nan_to_num(grad_y, nan=0.0, posinf=0.0, neginf=0.0)
+            grad_x = ops.add_read_noise(errors.matmul(weight).contiguous(), errors.square().matmul(variance).contiguous(), backward_rng(rng))
+            grad_x = grad_x.masked_fill(~finite, float("nan"))
         if ctx.needs_input_grad[1]:
             grad_weight = grad_y.t().matmul(x)
         return grad_x, grad_weight, None, None
