@@ -62,6 +62,8 @@ PRESETS: dict[str, Callable[[], presets.AnalogConfig] | None] = {
 DEFAULT_PRESETS = ["digital", "ambrogio2018", "pcm_only", "hardware_aware"]
 DRIFT_TIMES_S = {"1 s": 1.0, "1 min": 60.0, "1 h": 3600.0, "1 day": 86400.0, "1 month": 2.628e6, "1 year": 3.156e7}
 DRIFT_PRESETS = ("hardware_aware", "ambrogio2018")
+# Drift compensation of each drift study row: per array (the default), per column, none.
+DRIFT_COMPENSATIONS = {"compensated": "global", "column-compensated": "column", "uncompensated": None}
 MODELS = {
     "mlp": "784-{hidden}-10 fully connected, sigmoid hidden units (Ambrogio et al. 2018)",
     "cnn": "Conv2d(1,16,5)-ReLU-MaxPool(2)-Conv2d(16,32,5)-ReLU-MaxPool(2)-Linear(512,10)",
@@ -351,13 +353,13 @@ def train_one(name: str, plan: Plan, seed: int) -> dict:
 
 
 def drift_study(model: nn.Module, test: Dataset, device: torch.device, reads: int) -> dict:
-    """Accuracy after programming into PCM, at growing times, with and without global drift
-    compensation: mean and standard deviation over ``reads`` repeated evaluations (fresh read noise)."""
+    """Accuracy after programming into PCM, at growing times, with drift compensation per array
+    ("compensated"), per column ("column-compensated") and without: mean and standard deviation over
+    ``reads`` repeated evaluations (fresh read noise)."""
     deployed = copy.deepcopy(model)
     program(deployed)
     study: dict[str, dict] = {}
-    for compensation in (True, False):
-        key = "compensated" if compensation else "uncompensated"
+    for key, compensation in DRIFT_COMPENSATIONS.items():
         study[key] = {}
         for label, seconds in DRIFT_TIMES_S.items():
             set_time(deployed, seconds, drift_compensation=compensation)
@@ -380,7 +382,7 @@ def summarise(results: list[dict], presets_run: list[str]) -> dict[str, dict]:
         if name in DRIFT_PRESETS and runs and "drift" in runs[0]:
             summary[name]["drift"] = {
                 key: {label: statistics.fmean(r["drift"][key][label]["mean"] for r in runs) for label in DRIFT_TIMES_S}
-                for key in ("compensated", "uncompensated")
+                for key in DRIFT_COMPENSATIONS
             }
     return summary
 

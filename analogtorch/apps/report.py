@@ -8,7 +8,7 @@ import statistics
 from pathlib import Path
 
 from ..hardware import format_quantity
-from .compare import DRIFT_PRESETS, DRIFT_TIMES_S, FULL_SETTING, QUICK
+from .compare import DRIFT_COMPENSATIONS, DRIFT_PRESETS, DRIFT_TIMES_S, FULL_SETTING, QUICK
 
 __all__ = ["ESTIMATE_NOTE", "estimate_table", "plot", "print_table", "settings_rows", "write_report"]
 
@@ -85,10 +85,10 @@ def write_report(out: Path, report: dict) -> None:
         lines.append(f"| {name} | {100 * entry['final_mean']:.2f}% +- {100 * entry['final_std']:.2f} |")
     drift_rows = [(n, e["drift"]) for n, e in report["summary"].items() if "drift" in e]
     if drift_rows:
-        lines += ["", "Accuracy after programming into PCM (compensated / uncompensated):", "",
+        lines += ["", "Accuracy after programming into PCM (drift compensation per array / per column / none):", "",
                   "| preset | " + " | ".join(DRIFT_TIMES_S) + " |", "|---|" + "---|" * len(DRIFT_TIMES_S)]  # fmt: skip
         for name, drift in drift_rows:
-            cells = [f"{100 * drift['compensated'][t]:.2f} / {100 * drift['uncompensated'][t]:.2f}" for t in DRIFT_TIMES_S]
+            cells = [" / ".join(f"{100 * drift[key][t]:.2f}" for key in DRIFT_COMPENSATIONS) for t in DRIFT_TIMES_S]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     estimates = estimate_table(report["summary"])
     if len(estimates) > 2:
@@ -171,7 +171,7 @@ def plot(out: Path, report: dict) -> None:
         runs = [r for r in drift_runs if r["preset"] == name]
         if not runs:
             continue
-        for key, style in (("compensated", "-"), ("uncompensated", "--")):
+        for key, style in zip(DRIFT_COMPENSATIONS, ("-", "-.", "--")):
             mean, low, high, what = _drift_band(runs, key)
             (line,) = axis.plot(times, mean, linestyle=style, marker="o", label=f"{name}, {key} (mean)")
             axis.fill_between(times, low, high, color=line.get_color(), alpha=0.2, label=f"{name}, {key}: {what}")
@@ -199,7 +199,7 @@ def print_table(report: dict) -> None:
     print(f"\nTest accuracy after {settings['epochs']} epochs ({report['dataset']}, seeds {settings['seeds']}):")
     for name, entry in report["summary"].items():
         print(f"  {name:>15}: {100 * entry['final_mean']:6.2f}% +- {100 * entry['final_std']:.2f}")
-        for key in ("compensated", "uncompensated"):
+        for key in DRIFT_COMPENSATIONS:
             if "drift" in entry:
                 row = "  ".join(f"{t} {100 * v:5.2f}%" for t, v in entry["drift"][key].items())
                 print(f"  {'':>15}  after programming, {key}: {row}")

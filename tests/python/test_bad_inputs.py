@@ -710,7 +710,7 @@ BAD_INPUTS = [
     BadInput("configs", lambda: presets.hardware_aware(transfer_every=5), TypeError, "transfer_every: not a field of HardwareAwareConfig"),
     BadInput("configs", lambda: presets.ambrogio2018(transfer_every=0), ValueError, "transfer_every: expected an int >= 1, got 0"),
     BadInput("configs", lambda: presets.ambrogio2018(polarity_inversion="yes"), TypeError, "polarity_inversion: expected a bool, got str 'yes'"),
-    BadInput("configs", lambda: presets.pcm_only(nope=1), TypeError, "got an unexpected keyword argument 'nope'"),
+    BadInput("configs", lambda: presets.pcm_only(nope=1), TypeError, "nope: not a field of PCMPairConfig or of its parts"),
 
     # --- AnalogLinear: construction ---------------------------------------------------------------
     BadInput("dtypes", lambda: AnalogLinear(4.0, 2), TypeError, "in_features: expected an int, got float"),

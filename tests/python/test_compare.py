@@ -76,7 +76,7 @@ def test_compare_writes_results_tables_and_plots(tiny_mnist, tmp_path):
     assert runs["digital"]["config"] is None and runs["ambrogio2018"]["config_kind"] == "UnitCellConfig"
     assert runs["ambrogio2018"]["config"]["unit_cell"]["transfer_every"] > 0
     drift = runs["ambrogio2018"]["drift"]
-    assert set(drift) == {"compensated", "uncompensated"} and len(drift["compensated"]["1 year"]["reads"]) == 2
+    assert set(drift) == {"compensated", "column-compensated", "uncompensated"} and len(drift["compensated"]["1 year"]["reads"]) == 2
     assert runs["ambrogio2018"]["hardware"]["0"]["examples"] == 2 * 96
     assert "estimate" in runs["ambrogio2018"] and "| ambrogio2018 |" in (out / "results.md").read_text()
 
@@ -127,7 +127,7 @@ def test_the_plots_show_integer_epochs_a_digital_line_and_a_labelled_band(monkey
     figures = []
     monkeypatch.setattr(plt, "close", figures.append)
     drift = {key: {label: {"mean": 0.8 - 0.01 * i, "reads": [0.79 - 0.01 * i, 0.81 - 0.01 * i]}
-                   for i, label in enumerate(compare.DRIFT_TIMES_S)} for key in ("compensated", "uncompensated")}  # fmt: skip
+                   for i, label in enumerate(compare.DRIFT_TIMES_S)} for key in ("compensated", "column-compensated", "uncompensated")}  # fmt: skip
     runs = [{"preset": "digital", "seed": s, "test_accuracy": [0.5, 0.7, 0.84 + 0.01 * s]} for s in (0, 1)]
     runs += [{"preset": "ambrogio2018", "seed": s, "test_accuracy": [0.4, 0.6, 0.8], "drift": drift} for s in (0, 1)]
     summary = compare.summarise(runs, ["digital", "ambrogio2018"])
