@@ -81,7 +81,7 @@ inline pcm::ProgrammingParams programming(c10::ArrayRef<double> values) {
   return p;
 }
 
-constexpr size_t kCapacitorParamCount = 13;
+constexpr size_t kCapacitorParamCount = 16;
 
 inline capacitor::Params capacitor(c10::ArrayRef<double> values) {
   const Reader r(values, "capacitor_params", kCapacitorParamCount);
@@ -99,6 +99,11 @@ inline capacitor::Params capacitor(c10::ArrayRef<double> values) {
   p.soft_bounds = r.integer(10, "soft_bounds", 0, 1) == 1;
   p.max_pulses = r.integer(11, "max_pulses", 1, 127);
   p.dg_per_pulse_us = static_cast<float>(r.positive(12, "dg_per_pulse_us"));
+  p.read_exponent = static_cast<float>(r.at(13, "read_exponent"));
+  TORCH_CHECK(p.read_exponent >= 1.0f && p.read_exponent <= 2.0f,
+              "capacitor_params[read_exponent]: expected a number in [1, 2], got ", values[13]);
+  p.down_up_ratio = static_cast<float>(r.positive(14, "down_up_ratio"));
+  p.step_slope_per_v = static_cast<float>(r.non_negative(15, "step_slope_per_v"));
   TORCH_CHECK(p.v_min_v < p.v_init_v && p.v_init_v < p.v_max_v,
               "capacitor_params: expected v_min_v < v_init_v < v_max_v, got ", p.v_min_v, ", ", p.v_init_v, ", ",
               p.v_max_v);

@@ -384,7 +384,8 @@ def test_opcheck(op_name, device):
         "capacitor_leak": (s["v_c"], 1e-3, 1.0, 0.8),
         "capacitor_step_": (
             s["v_c"].clone(), torch.empty_like(s["v_c"]), s["g_plus_us"], s["g_minus_us"], s["variation"],
-            s["delta_w_us"], r, 1, params, 1e-3, 1.0, 0.8, 3.0, CAP.g_shared_us, 2.0,
+            s["delta_w_us"], r, 1, params, 1e-3, 1.0, 0.8, 3.0, torch.full((33,), 0.52, device=device),
+            ops.cell_variation(rng(51, device=device), (33,)), 2.0,
         ),  # fmt: skip
     }[op_name]
     torch.library.opcheck(getattr(torch.ops.analogtorch, op_name).default, args)

@@ -42,11 +42,22 @@ def threshold_v(variation: torch.Tensor, cap: Capacitor3T1C = CAP, dtype=torch.f
     return as_float32(cap.v_t_v) + as_float32(cap.v_t_sigma_v) * q
 
 
-def weight_reference(g_plus, g_minus, v_c, variation, polarity, cap=CAP, gain_f=F, scale=1.0):
-    """Pure-PyTorch W / scale in the dtype of the inputs (differentiable)."""
+def read_reference(v_c, variation, cap=CAP):
+    """Pure-PyTorch g(V_C) = k max(V_C - V_T,cell, 0)^alpha in the dtype of v_c (differentiable)."""
     v_t = threshold_v(variation, cap, v_c.dtype)
-    g = as_float32(cap.k_us_per_v2) * torch.clamp(v_c - v_t, min=0.0) ** 2
-    return (gain_f * (g_plus - g_minus) + polarity * (g - cap.g_shared_us)) / scale
+    return as_float32(cap.k_us_per_v2) * torch.clamp(v_c - v_t, min=0.0) ** as_float32(cap.read_exponent)
+
+
+def weight_reference(g_plus, g_minus, v_c, variation, polarity, cap=CAP, gain_f=F, scale=1.0, reference=None):
+    """Pure-PyTorch W / scale in the dtype of the inputs (differentiable). ``reference``: (v_shared,
+    variation_shared), one per row; by default one nominal reference at v_init_v."""
+    if reference is None:
+        reference = (torch.tensor(cap.v_init_v, dtype=v_c.dtype), torch.zeros(3, dtype=torch.int8))
+    g_shared = read_reference(*reference, cap)
+    if g_shared.dim() > 0:
+        g_shared = g_shared.unsqueeze(-1)
+    g = read_reference(v_c, variation, cap)
+    return (gain_f * (g_plus - g_minus) + polarity * (g - g_shared)) / scale
 
 
 def cell_state(shape, seed=0, v_range=(0.0, 1.0), g_max=12.0, dtype=torch.float32):
@@ -128,7 +139,8 @@ def test_gradients_match_the_reference_autograd(dtype):
 def test_opcheck_unit_cell_weight(dtype, device):
     g_plus, g_minus, v_c, variation = cell_state((33, 7), dtype=dtype)
     tensors = [t.to(device).requires_grad_() for t in (g_plus, g_minus, v_c)]
-    args = (*tensors, variation.to(device), -1, _capacitor_params(None), F, CAP.g_shared_us, 2.0)
+    reference = (torch.full((33,), 0.52, dtype=dtype, device=device), ops.cell_variation(rng(8, device=device), (33,)))
+    args = (*tensors, variation.to(device), -1, _capacitor_params(None), F, *reference, 2.0)
     torch.library.opcheck(torch.ops.analogtorch.unit_cell_weight.default, args)
     backward_args = (torch.randn(33, 7, dtype=dtype, device=device), tensors[2].detach(), variation.to(device), 1,
                      _capacitor_params(None), F, 2.0)  # fmt: skip
@@ -139,7 +151,8 @@ def test_opcheck_transfer(device):
     g_plus, g_minus, v_c, variation = cell_state((33, 7))
     args = (
         g_plus.to(device), g_minus.to(device), v_c.to(device), variation.to(device), rng(7, device=device), 1, -1,
-        _pcm_params(None), _capacitor_params(None), F, CAP.g_shared_us, OFFSET, 60.0, True, True,
+        _pcm_params(None), _capacitor_params(None), F, torch.full((33,), 0.52, device=device),
+        ops.cell_variation(rng(8, device=device), (33,)), OFFSET, 60.0, True, True,
     )  # fmt: skip
     torch.library.opcheck(torch.ops.analogtorch.transfer.default, args)
 
