@@ -99,7 +99,7 @@ TEST(CapacitorLaws, SummedPulsesMatchOneAtATimeWithASlope) {
     for (int k = 0; k < (n > 0 ? n : -n); ++k) {
       v += (n > 0 ? 1.0f : -1.0f) * p.dv_pulse_v * capacitor::step_scale(v, n > 0, p);
     }
-    EXPECT_NEAR(summed, v, 2e-6f) << n;
+    EXPECT_NEAR(summed, v, 5e-6f) << n;  // 0.1% of one step: float rounding and second order
   }
 }
 

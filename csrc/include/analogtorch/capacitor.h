@@ -122,8 +122,8 @@ ANALOGTORCH_HD int pulses_for(float request_us, const Params& p, float u) {
 
 // Applies n signed pulses within the rails. Far from the rail it moves toward, a pulse's step varies
 // with V_C only through the gentle headroom slope, so the n steps dv f s (1 + c2c z_k) sum to
-// n dv f s_mid + dv f s_mid c2c sqrt(n) Z, with s_mid the step scale at the middle of the excursion
-// (exact for a constant step, second order in the slope): the same distribution from one normal
+// n dv f s_mid + dv f s_mid c2c sqrt(n) Z, with s_mid the step scale where the mean pulse starts,
+// (n - 1) / 2 steps away (exact for a constant step, second order in the slope): the same distribution from one normal
 // instead of n (the truncation of a step at 0 lies 1/c2c = 10 sigma out). Near the rail, and with
 // soft bounds, the pulses are applied one at a time.
 ANALOGTORCH_HD float apply_pulses(float v_c_v, int n, const Cell& cell, const Params& p, RandomCursor& noise) {
@@ -140,7 +140,8 @@ ANALOGTORCH_HD float apply_pulses(float v_c_v, int n, const Cell& cell, const Pa
     const bool clear = up ? v_c_v + reach <= p.v_max_v - p.rail_margin_v : v_c_v - reach >= p.v_min_v + p.rail_margin_v;
     if (clear) {
       const float first = nominal * step_scale(v_c_v, up, p);
-      const float half_way = 0.5f * static_cast<float>(count) * first;
+      // The k-th pulse (k = 0 .. n-1) starts about k steps away: the mean step is at (n - 1) / 2.
+      const float half_way = 0.5f * static_cast<float>(count - 1) * first;
       const float mean = nominal * step_scale(up ? v_c_v + half_way : v_c_v - half_way, up, p);
       const float spread = mean * p.c2c_sigma * detmath::sqrt(static_cast<float>(count));
       const float total = detmath::fmax_(static_cast<float>(count) * mean + spread * noise.normal(), 0.0f);
