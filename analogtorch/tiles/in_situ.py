@@ -140,12 +140,13 @@ class InSituTile(Tile):
         scale = self.weight_range_fraction * self.gain_f * pcm.target_clip_us / max(largest, 1e-12)
         self.scale_us_per_unit.fill_(scale)
         target_us = weight.float() * scale / self.gain_f
+        self._initialize_cells(target_us.shape)
+        target_us = target_us - self._cell_offset_us() / self.gain_f
         rng = self._rng()
         plus, minus, pulses, iterations = self._program_pairs(target_us, pcm, rng)
         self._advance_rng()
         self.g_plus_us.copy_(plus.conductance_us)
         self.g_minus_us.copy_(minus.conductance_us)
-        self._initialize_cells(target_us.shape)
         self.time_since_programming_s.zero_()
         self.pending_examples.zero_()
         self._count("programming_pulses", pulses)
@@ -154,7 +155,12 @@ class InSituTile(Tile):
         weight.copy_(self.device_weight())
 
     def _initialize_cells(self, shape) -> None:
-        """Kind-specific state at programming time."""
+        """Kind-specific state at programming time (before the pairs are programmed)."""
+
+    def _cell_offset_us(self) -> torch.Tensor | float:
+        """What the rest of the cell adds to F (G+ - G-) once initialised, in uS of W: the pairs are
+        programmed to leave it out."""
+        return 0.0
 
     # --- updates ------------------------------------------------------------------------------
 
@@ -254,6 +260,15 @@ class UnitCellTile(InSituTile):
         self._advance_rng()
         self.polarity.fill_(1)
         self.examples_since_transfer.zero_()
+
+    def _cell_offset_us(self) -> torch.Tensor:
+        # g(v_init) - g_shared(v_init) of each cell, from the thresholds: the PCM target leaves it
+        # out, as every transfer's target does (ED Fig 9).
+        zeros = torch.zeros_like(self.v_c)
+        cell = self.config.unit_cell
+        return ops.unit_cell_weight(zeros, zeros, self.v_c, self.variation, 1, gain_f=1.0, scale_us_per_unit=1.0,
+                                    capacitor=cell.capacitor, v_shared=self.v_shared,
+                                    variation_shared=self.variation_shared)  # fmt: skip
 
     def device_weight(self) -> torch.Tensor:
         return self._weight_of(self.g_plus_us, self.g_minus_us, self.v_c, self.variation, self.v_shared,
