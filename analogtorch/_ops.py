@@ -98,7 +98,8 @@ PCM_PARAM_FIELDS = (
 
 CAPACITOR_PARAM_FIELDS = (
     "v_min_v", "v_max_v", "v_init_v", "v_t_v", "v_t_sigma_v", "k_us_per_v2", "dv_pulse_v", "mismatch_sigma",
-    "c2c_sigma", "rail_margin_v", "soft_bounds", "max_pulses", "dg_per_pulse_us",
+    "c2c_sigma", "rail_margin_v", "soft_bounds", "max_pulses", "dg_per_pulse_us", "read_exponent", "down_up_ratio",
+    "step_slope_per_v",
 )  # fmt: skip
 
 
@@ -139,6 +140,20 @@ def _pcm_params(pcm: PCMDevice | None) -> list[float]:
 def _capacitor_params(capacitor: Capacitor3T1C | None) -> list[float]:
     capacitor = _config(capacitor, Capacitor3T1C, "capacitor")
     return [float(getattr(capacitor, field)) for field in CAPACITOR_PARAM_FIELDS]
+
+
+def _reference(v_shared, variation_shared, cells: torch.Tensor, capacitor: Capacitor3T1C) -> tuple[torch.Tensor, torch.Tensor]:
+    """The shared reference cells given (both or neither), or one nominal reference at v_init_v for all cells."""
+    if (v_shared is None) != (variation_shared is None):
+        raise TypeError("v_shared, variation_shared: expected both or neither")
+    if v_shared is not None:
+        return v_shared, variation_shared
+    if not isinstance(cells, torch.Tensor):  # the op names the bad argument
+        return torch.tensor(capacitor.v_init_v), torch.zeros(3, dtype=torch.int8)
+    return (
+        torch.full((), capacitor.v_init_v, dtype=cells.dtype, device=cells.device),
+        torch.zeros(3, dtype=torch.int8, device=cells.device),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,13 +383,18 @@ def capacitor_step_(
     capacitor: Capacitor3T1C | None = None,
     tau_s: float | None = None,
     v_leak_v: float | None = None,
+    v_shared: torch.Tensor | None = None,
+    variation_shared: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """One training step of a 2PCM+3T1C array, in place and in one pass per cell:
     :func:`capacitor_update`, then :func:`capacitor_leak` over ``elapsed_s``, then ``weight`` =
     :func:`unit_cell_weight` of the new state. ``v_c`` and ``weight`` must be contiguous.
-    Leak parameters default to the capacitor's. Returns the signed pulses applied (int8).
+    Leak parameters default to the capacitor's. ``v_shared`` / ``variation_shared``: the shared
+    reference cells (see :func:`unit_cell_weight`), read as given: leak them over the step first
+    with :func:`capacitor_leak`. Returns the signed pulses applied (int8).
     """
     capacitor = _config(capacitor, Capacitor3T1C, "capacitor")
+    v_shared, variation_shared = _reference(v_shared, variation_shared, v_c, capacitor)
     return torch.ops.analogtorch.capacitor_step_(
         v_c,
         weight,
@@ -389,7 +409,8 @@ def capacitor_step_(
         float(capacitor.tau_s if tau_s is None else tau_s),
         float(capacitor.v_leak_v if v_leak_v is None else v_leak_v),
         _float(gain_f, "gain_f"),
-        float(capacitor.g_shared_us),
+        v_shared,
+        variation_shared,
         _float(scale_us_per_unit, "scale_us_per_unit"),
     )
 
@@ -409,14 +430,21 @@ def unit_cell_weight(
     gain_f: float = 3.0,
     scale_us_per_unit: float = 1.0,
     capacitor: Capacitor3T1C | None = None,
+    v_shared: torch.Tensor | None = None,
+    variation_shared: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The network weight of each unit cell, differentiable in G+, G- and V_C:
-    w = (F (G+ - G-) + p (g(V_C) - g_shared)) / scale_us_per_unit, g(V) = k max(V - V_T, 0)^2.
+    w = (F (G+ - G-) + p (g(V_C) - g_shared)) / scale_us_per_unit, g(V) = k max(V - V_T, 0)^alpha.
 
     Args:
         g_plus_us, g_minus_us, v_c: float32 or float64 [*], one dtype. variation: int8 [*, 3].
+        v_shared, variation_shared: the shared reference cells (3T1C cells read with the same curve
+            and their own threshold): v_shared of v_c's dtype, shape [] (one for all) or
+            ``v_c.shape[:-1]`` (one per row: per output of a weight matrix [out, in]); int8
+            variation ``v_shared.shape + [3]``. Neither: one nominal reference at v_init_v.
     """
     capacitor = _config(capacitor, Capacitor3T1C, "capacitor")
+    v_shared, variation_shared = _reference(v_shared, variation_shared, v_c, capacitor)
     return torch.ops.analogtorch.unit_cell_weight(
         g_plus_us,
         g_minus_us,
@@ -425,7 +453,8 @@ def unit_cell_weight(
         _int(polarity, "polarity"),
         _capacitor_params(capacitor),
         _float(gain_f, "gain_f"),
-        float(capacitor.g_shared_us),
+        v_shared,
+        variation_shared,
         _float(scale_us_per_unit, "scale_us_per_unit"),
     )
 
@@ -435,7 +464,7 @@ class TransferResult(NamedTuple):
     g_minus_us: torch.Tensor
     nu_plus: torch.Tensor  # drift exponents drawn at this programming
     nu_minus: torch.Tensor
-    v_c: torch.Tensor  # reset to v_init_v
+    v_c: torch.Tensor  # v_init_v, or where the capacitor keeps the weight (keep_weight)
     pulses: torch.Tensor  # int32: PCM programming pulses per cell
     iterations: torch.Tensor  # int32: verify reads per cell
 
@@ -455,20 +484,25 @@ def transfer(
     pcm: PCMDevice | None = None,
     capacitor: Capacitor3T1C | None = None,
     keep_weight: bool = True,
+    v_shared: torch.Tensor | None = None,
+    variation_shared: torch.Tensor | None = None,
 ) -> TransferResult:
     """The Nature 2018 transfer of each cell's weight into its PCM pair (PHYSICS.md section 1).
 
     Reads W = F (G+ - G-) + p (g(V_C) - g_shared) (with the 1/f noise accumulated over
-    ``time_since_programming_s``), targets W_t = W - p' (offset + g(v_init) - g_shared), RESETs both
+    ``time_since_programming_s``; the shared reference as in :func:`unit_cell_weight`, read as it
+    stands), targets W_t = W - p' (offset + g(v_init) - g_shared(v_init)) with each cell's and each
+    reference's own threshold, RESETs both
     devices and programs the one on W_t's side to |W_t| / F, unless 0 <= p' W_t <= offset (the pair
     stays RESET). V_C is re-initialised: with ``keep_weight`` (default) to the voltage at which the
     capacitor carries what the PCM target leaves out (p' offset, or all of W where the pair stays
     RESET; nominal read curve), so that the transfer keeps W up to programming error; otherwise to
     v_init_v, and W moves by -p' offset. ``next_polarity`` p' defaults to -polarity (polarity
-    inversion); the caller keeps p and flips it.
+    inversion); the caller keeps p and flips it, and re-initialises the reference to v_init_v.
     """
     pcm = _config(pcm, PCMDevice, "pcm")
     capacitor = _config(capacitor, Capacitor3T1C, "capacitor")
+    v_shared, variation_shared = _reference(v_shared, variation_shared, v_c, capacitor)
     next_polarity = -_int(polarity, "polarity") if next_polarity is None else _int(next_polarity, "next_polarity")
     return TransferResult(
         *torch.ops.analogtorch.transfer(
@@ -482,7 +516,8 @@ def transfer(
             _pcm_params(pcm),
             _capacitor_params(capacitor),
             _float(gain_f, "gain_f"),
-            float(capacitor.g_shared_us),
+            v_shared,
+            variation_shared,
             _float(offset_us, "offset_us"),
             _float(time_since_programming_s, "time_since_programming_s"),
             pcm.programming == "closed_loop",
@@ -566,6 +601,19 @@ def _check_variation(variation: torch.Tensor, ref: torch.Tensor, ref_name: str) 
     )
 
 
+def _check_reference(v_shared: torch.Tensor, variation_shared: torch.Tensor, cells: torch.Tensor, name: str) -> None:
+    """As reference_stride in csrc/ops/capacitor_ops.h."""
+    _check_dtype(v_shared, "v_shared", cells.dtype)
+    _check_same_device(v_shared, "v_shared", cells, name)
+    rows = tuple(cells.shape[:-1]) if cells.dim() >= 1 else tuple(cells.shape)
+    torch._check(v_shared.dim() == 0 or tuple(v_shared.shape) == rows,
+                 lambda: f"v_shared: expected shape [] or the rows of {name} {list(rows)}, got {list(v_shared.shape)}")  # fmt: skip
+    _check_dtype(variation_shared, "variation_shared", torch.int8)
+    _check_same_device(variation_shared, "variation_shared", cells, name)
+    torch._check(tuple(variation_shared.shape) == (*v_shared.shape, 3),
+                 lambda: f"variation_shared: expected shape {list(v_shared.shape)} + [3], got {list(variation_shared.shape)}")  # fmt: skip
+
+
 def _empty(ref: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
     return torch.empty_like(ref, dtype=dtype, memory_format=torch.contiguous_format)
 
@@ -645,21 +693,25 @@ def _capacitor_leak_fake(v_c, elapsed_s, tau_s, v_leak_v):
 
 
 @torch.library.register_fake("analogtorch::capacitor_step_")
-def _capacitor_step_fake(v_c, weight, g_plus_us, g_minus_us, variation, delta_w_us, rng, polarity, *scalars):
+def _capacitor_step_fake(v_c, weight, g_plus_us, g_minus_us, variation, delta_w_us, rng, polarity, params, elapsed_s,
+                         tau_s, v_leak_v, gain_f, v_shared, variation_shared, scale):  # fmt: skip
     _check_dtype(v_c, "v_c", torch.float32)
     for tensor, name in ((weight, "weight"), (g_plus_us, "g_plus_us"), (g_minus_us, "g_minus_us"), (delta_w_us, "delta_w_us")):
         _check_cell_state(tensor, name, v_c, "v_c")
     _check_variation(variation, v_c, "v_c")
     _check_rng(rng, v_c, "v_c")
+    _check_reference(v_shared, variation_shared, v_c, "v_c")
     return _empty(v_c, torch.int8)
 
 
 @torch.library.register_fake("analogtorch::unit_cell_weight")
-def _unit_cell_weight_fake(g_plus_us, g_minus_us, v_c, variation, polarity, capacitor_params, *scalars):
+def _unit_cell_weight_fake(g_plus_us, g_minus_us, v_c, variation, polarity, capacitor_params, gain_f, v_shared,
+                           variation_shared, scale):  # fmt: skip
     _check_dtype(g_plus_us, "g_plus_us", torch.float32, torch.float64)
     _check_like(g_minus_us, "g_minus_us", g_plus_us, "g_plus_us")
     _check_like(v_c, "v_c", g_plus_us, "g_plus_us")
     _check_variation(variation, g_plus_us, "g_plus_us")
+    _check_reference(v_shared, variation_shared, v_c, "v_c")
     return _empty(g_plus_us)
 
 
@@ -672,12 +724,14 @@ def _unit_cell_weight_backward_fake(grad_weight, v_c, variation, polarity, capac
 
 
 @torch.library.register_fake("analogtorch::transfer")
-def _transfer_fake(g_plus_us, g_minus_us, v_c, variation, rng, *rest):
+def _transfer_fake(g_plus_us, g_minus_us, v_c, variation, rng, polarity, next_polarity, pcm_params, capacitor_params,
+                   gain_f, v_shared, variation_shared, *rest):  # fmt: skip
     _check_dtype(g_plus_us, "g_plus_us", torch.float32)
     _check_cell_state(g_minus_us, "g_minus_us", g_plus_us, "g_plus_us")
     _check_cell_state(v_c, "v_c", g_plus_us, "g_plus_us")
     _check_variation(variation, g_plus_us, "g_plus_us")
     _check_rng(rng, g_plus_us, "g_plus_us")
+    _check_reference(v_shared, variation_shared, v_c, "v_c")
     out = _empty(g_plus_us)
     return out, _empty(out), _empty(out), _empty(out), _empty(out), _empty(out, torch.int32), _empty(out, torch.int32)
 
@@ -702,7 +756,7 @@ def _quantize_backward_fake(grad_y, x, bound):
 
 
 def _unit_cell_weight_setup(ctx, inputs, output):
-    _, _, v_c, variation, polarity, capacitor_params, gain_f, _, scale = inputs
+    _, _, v_c, variation, polarity, capacitor_params, gain_f, _, _, scale = inputs
     ctx.save_for_backward(v_c, variation)
     ctx.polarity, ctx.capacitor_params, ctx.gain_f, ctx.scale = polarity, capacitor_params, gain_f, scale
 
@@ -719,7 +773,8 @@ def _unit_cell_weight_grad(ctx, grad_weight):
     grads = torch.ops.analogtorch.unit_cell_weight_backward(
         grad_weight.contiguous(), v_c, variation, ctx.polarity, ctx.capacitor_params, ctx.gain_f, ctx.scale
     )
-    return (*grads, None, None, None, None, None, None)
+    # No gradient for the shared reference: it is never trained.
+    return (*grads, None, None, None, None, None, None, None)
 
 
 torch.library.register_autograd(

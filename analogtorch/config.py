@@ -244,13 +244,17 @@ class PCMDevice:
 
 @dataclass(frozen=True)
 class Capacitor3T1C:
-    """The 3T1C cell: capacitor voltage V_C, its leakage, read curve and update pulses (PHYSICS.md section 1).
+    """The 3T1C cell: capacitor voltage V_C, its leakage, read curve and update pulses (docs/physics.md
+    section 1). The shared reference g_shared of each output is a 3T1C cell of the same kind.
 
-    Read curve: g(V_C) = k * max(V_C - V_T, 0)^2 in uS, V_T drawn per cell around ``v_t_v``. Each pulse
-    moves V_C by ``dv_pulse_v`` times a per-cell up or down factor N(1, mismatch_sigma) times
-    (1 + c2c_sigma N(0, 1)); the step is constant over the range and falls to zero within
-    ``rail_margin_v`` of the rail it moves toward (unless ``soft_bounds``). Between steps V_C relaxes
-    toward ``v_leak_v`` with time constant ``tau_s``.
+    Read curve: g(V_C) = k * max(V_C - V_T, 0)^alpha in uS (alpha = ``read_exponent``: 1 is the read
+    transistor's channel conductance in the triode region, 2 the square law), V_T drawn per cell
+    around ``v_t_v``. Each up pulse moves V_C by ``dv_pulse_v`` (a down pulse by ``dv_pulse_v *
+    down_up_ratio``) times a per-cell up or down factor N(1, mismatch_sigma) times (1 + c2c_sigma
+    N(0, 1)) times the step curve: 1 + step_slope_per_v * (headroom - headroom at v_init), the
+    headroom being the distance to the rail the pulse moves toward, falling to zero within
+    ``rail_margin_v`` of that rail (unless ``soft_bounds``). Between steps V_C relaxes toward
+    ``v_leak_v`` with time constant ``tau_s``.
     """
 
     v_min_v: float = 0.0  # no public source: PHYSICS.md assumption, the rails of a 1 V supply
@@ -271,17 +275,27 @@ class Capacitor3T1C:
     seconds_per_example_s: float = 1e-6  # Ambrogio et al. 2018's projected hardware pace (PHYSICS.md: an assumption)
     """Simulated time per training example; a step's leakage time dt is this times the examples in it."""
 
-    v_t_v: float = 0.3  # no public source: PHYSICS.md assumption, gives g(0.5 V) ~ 0.9 uS, g(1 V) ~ 10.8 uS
+    v_t_v: float = 0.3  # assumption (docs/physics.md 1.11): 0.2 V below v_init, 200 down pulses of room to g = 0
     """Nominal threshold voltage V_T of the read transistor; must be below v_init_v."""
 
     v_t_sigma_v: float = 0.02  # no public source: PHYSICS.md assumption
     """Per-cell standard deviation of V_T."""
 
-    k_us_per_v2: float = 22.0  # no public source: PHYSICS.md assumption, gives g(0.5 V) ~ 0.9 uS, g(1 V) ~ 10.8 uS
-    """Read-curve gain k in uS / V^2."""
+    k_us_per_v2: float = 50.0  # calibrated (docs/physics.md 1.11): k dv = 0.05 uS per pulse, ED Fig 2's 1,000 pulses
+    """Read-curve gain k in uS / V^alpha (uS / V^2 for the square law; the name is kept for that)."""
 
-    dv_pulse_v: float = 0.004  # no public source: PHYSICS.md assumption
-    """Nominal V_C change of one pulse."""
+    read_exponent: float = 1.0  # triode-region read (docs/physics.md 1.11); the abstract's "near-linear updates"
+    """alpha of the read curve g = k (V_C - V_T)^alpha, in [1, 2] (the alpha-power law of a MOSFET)."""
+
+    dv_pulse_v: float = 0.001  # calibrated (docs/physics.md 1.11): room for ED Fig 2's net pulses in both directions
+    """Nominal V_C change of one up pulse at v_init_v."""
+
+    down_up_ratio: float = 1.0  # assumption: no nominal asymmetry given (ED Fig 10); the per-cell factors carry it
+    """Nominal down step over nominal up step (pull-down NMOS against pull-up PMOS source), > 0."""
+
+    step_slope_per_v: float = 0.1  # assumption: channel-length modulation of the pulling transistor, ~0.1 / V
+    """Relative change of a step per volt of headroom of its pulling transistor (>= 0): the up step
+    shrinks as V_C rises, the down step as it falls (ED Fig 10: separate V_C-dependent curves)."""
 
     mismatch_sigma: float = 0.1  # no public source: PHYSICS.md assumption (transistor mismatch)
     """Per-cell up and down step factors are each N(1, mismatch_sigma), fixed at construction (dimensionless)."""
@@ -308,7 +322,10 @@ class Capacitor3T1C:
         v_t = _finite(self, "v_t_v")
         _finite_nonnegative(self, "v_t_sigma_v")
         _finite_positive(self, "k_us_per_v2")
+        _in_range(self, "read_exponent", 1.0, 2.0)
         dv = _finite_positive(self, "dv_pulse_v")
+        _finite_positive(self, "down_up_ratio")
+        _finite_nonnegative(self, "step_slope_per_v")
         _finite_nonnegative(self, "mismatch_sigma")
         _finite_nonnegative(self, "c2c_sigma")
         margin = _finite_positive(self, "rail_margin_v")
@@ -334,13 +351,13 @@ class Capacitor3T1C:
         _require(
             math.isfinite(_float32(g_top)),
             "k_us_per_v2",
-            f"expected g(v_max_v) = k_us_per_v2 (v_max_v - v_t_v)^2 within float32's range, got {g_top!r} uS",
+            f"expected g(v_max_v) = k_us_per_v2 (v_max_v - v_t_v)^read_exponent within float32's range, got {g_top!r} uS",
         )
         dg = self.dg_per_pulse_us
         _require(
             _float32(dg) >= _FLOAT32_TINY,
             "dv_pulse_v",
-            f"expected dg_per_pulse_us = 2 k_us_per_v2 (v_init_v - v_t_v) dv_pulse_v >= {_FLOAT32_TINY!r} "
+            f"expected dg_per_pulse_us = read_exponent k_us_per_v2 (v_init_v - v_t_v)^(read_exponent - 1) dv_pulse_v >= {_FLOAT32_TINY!r} "
             f"(float32's smallest normal), got {dg!r}",
         )
         _require(dv < span, "dv_pulse_v", f"expected < v_max_v - v_min_v ({span!r}), got {dv!r}")
@@ -349,28 +366,37 @@ class Capacitor3T1C:
         _require(margin < half, "rail_margin_v", f"expected < (v_max_v - v_min_v) / 2 ({half!r}), got {margin!r}")
 
     def read_conductance_us(self, v_c_v: float, v_t_v: float | None = None) -> float:
-        """The read curve g(V_C) = k * max(V_C - V_T, 0)^2 in uS (PHYSICS.md section 1).
+        """The read curve g(V_C) = k * max(V_C - V_T, 0)^alpha in uS (docs/physics.md section 1).
 
         Args:
             v_c_v: capacitor voltage V_C in volts.
             v_t_v: threshold voltage in volts of this cell; the nominal ``self.v_t_v`` by default.
         """
         v_t = self.v_t_v if v_t_v is None else float(v_t_v)
-        return self.k_us_per_v2 * max(float(v_c_v) - v_t, 0.0) ** 2
+        return self.k_us_per_v2 * max(float(v_c_v) - v_t, 0.0) ** self.read_exponent
 
     @property
     def g_shared_us(self) -> float:
-        """Reference conductance g_shared: the read curve at v_init_v with the nominal V_T (about 0.88 uS)."""
+        """Nominal reference conductance: the read curve at v_init_v with the nominal V_T (each output's
+        reference cell reads this up to its own threshold and its leak)."""
         return self.read_conductance_us(self.v_init_v)
 
     @property
     def dg_per_pulse_us(self) -> float:
-        """Nominal conductance change of one up pulse at v_init_v: 2 k (v_init - v_t) dv_pulse_v, in uS.
-
-        The slope of the read curve at v_init_v times the nominal step; converts requested weight
-        changes into pulse counts.
+        """Nominal conductance change of one up pulse at v_init_v: alpha k (v_init - v_t)^(alpha - 1)
+        dv_pulse_v, in uS. The slope of the read curve at v_init_v times the nominal step; converts
+        requested weight changes into pulse counts.
         """
-        return 2.0 * self.k_us_per_v2 * (self.v_init_v - self.v_t_v) * self.dv_pulse_v
+        overdrive = self.v_init_v - self.v_t_v
+        return self.read_exponent * self.k_us_per_v2 * overdrive ** (self.read_exponent - 1.0) * self.dv_pulse_v
+
+    def pulses_to_rail(self, up: bool) -> float:
+        """Nominal pulses from v_init_v to where the step starts to fall (rail_margin_v from the rail
+        the pulses move toward), and, for down pulses, no further than V_T (below it g is 0)."""
+        if up:
+            return (self.v_max_v - self.rail_margin_v - self.v_init_v) / self.dv_pulse_v
+        floor = max(self.v_min_v + self.rail_margin_v, self.v_t_v)
+        return max(self.v_init_v - floor, 0.0) / (self.dv_pulse_v * self.down_up_ratio)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,10 @@
 // The C++ API (analogtorch/ops.h): calls through the dispatcher, like torch.ops.analogtorch.
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/ops/full.h>
 #include <ATen/ops/tensor.h>
+#include <ATen/ops/zeros.h>
+
+#include <utility>
 
 #include "analogtorch/capacitor.h"
 #include "analogtorch/ops.h"
@@ -25,18 +29,31 @@ std::vector<double> PcmParams::list() const {
 }
 
 double CapacitorParams::g_shared_us() const {
-  return capacitor::read_conductance_us(v_init_v, v_t_v, k_us_per_v2);
+  return capacitor::read_conductance_us(v_init_v, v_t_v, k_us_per_v2, read_exponent);
 }
 
 double CapacitorParams::dg_per_pulse_us() const {
-  return capacitor::read_slope_us_per_v(v_init_v, v_t_v, k_us_per_v2) * dv_pulse_v;
+  return capacitor::read_slope_us_per_v(v_init_v, v_t_v, k_us_per_v2, read_exponent) * dv_pulse_v;
 }
 
 std::vector<double> CapacitorParams::list() const {
   return {v_min_v,        v_max_v,   v_init_v,      v_t_v,          v_t_sigma_v,
           k_us_per_v2,    dv_pulse_v, mismatch_sigma, c2c_sigma,     rail_margin_v,
-          soft_bounds ? 1.0 : 0.0, static_cast<double>(max_pulses), dg_per_pulse_us()};
+          soft_bounds ? 1.0 : 0.0, static_cast<double>(max_pulses), dg_per_pulse_us(), read_exponent,
+          down_up_ratio,  step_slope_per_v};
 }
+
+namespace {
+
+// The shared reference given, or one nominal reference cell at v_init_v for all cells.
+std::pair<Tensor, Tensor> reference_or_nominal(const Tensor& v_shared, const Tensor& variation_shared,
+                                               const Tensor& cells, const CapacitorParams& params) {
+  if (v_shared.defined()) return {v_shared, variation_shared};
+  return {at::full({}, params.v_init_v, cells.options()),
+          at::zeros({capacitor::kVariationFields}, cells.options().dtype(at::kChar))};
+}
+
+}  // namespace
 
 Tensor make_rng_state(uint64_t seed, int64_t step, c10::Device device) {
   TORCH_CHECK(step >= 0, "step: expected an integer >= 0, got ", step);
@@ -100,13 +117,15 @@ Tensor capacitor_leak(const Tensor& v_c, double elapsed_s, double tau_s, double 
 
 Tensor capacitor_step_(Tensor& v_c, Tensor& weight, const Tensor& g_plus_us, const Tensor& g_minus_us,
                        const Tensor& variation, const Tensor& delta_w_us, const Tensor& rng, int64_t polarity,
-                       double elapsed_s, double gain_f, double scale_us_per_unit, const CapacitorParams& params) {
+                       double elapsed_s, double gain_f, double scale_us_per_unit, const CapacitorParams& params,
+                       const Tensor& v_shared, const Tensor& variation_shared) {
   static const auto op =
       find_op<Tensor(Tensor&, Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                     int64_t, ParamList, double, double, double, double, double, double)>(
+                     int64_t, ParamList, double, double, double, double, const Tensor&, const Tensor&, double)>(
           "analogtorch::capacitor_step_");
+  const auto [ref_v, ref_var] = reference_or_nominal(v_shared, variation_shared, v_c, params);
   return op.call(v_c, weight, g_plus_us, g_minus_us, variation, delta_w_us, rng, polarity, params.list(), elapsed_s,
-                 params.tau_s, params.v_leak_v, gain_f, params.g_shared_us(), scale_us_per_unit);
+                 params.tau_s, params.v_leak_v, gain_f, ref_v, ref_var, scale_us_per_unit);
 }
 
 std::tuple<Tensor, Tensor> pcm_pair_step_(Tensor& g_plus_us, Tensor& g_minus_us, Tensor& weight,
@@ -122,23 +141,26 @@ std::tuple<Tensor, Tensor> pcm_pair_step_(Tensor& g_plus_us, Tensor& g_minus_us,
 
 Tensor unit_cell_weight(const Tensor& g_plus_us, const Tensor& g_minus_us, const Tensor& v_c,
                         const Tensor& variation, int64_t polarity, double gain_f, double scale_us_per_unit,
-                        const CapacitorParams& params) {
-  static const auto op = find_op<Tensor(const Tensor&, const Tensor&, const Tensor&, const Tensor&, int64_t,
-                                        ParamList, double, double, double)>("analogtorch::unit_cell_weight");
-  return op.call(g_plus_us, g_minus_us, v_c, variation, polarity, params.list(), gain_f, params.g_shared_us(),
+                        const CapacitorParams& params, const Tensor& v_shared, const Tensor& variation_shared) {
+  static const auto op =
+      find_op<Tensor(const Tensor&, const Tensor&, const Tensor&, const Tensor&, int64_t, ParamList, double,
+                     const Tensor&, const Tensor&, double)>("analogtorch::unit_cell_weight");
+  const auto [ref_v, ref_var] = reference_or_nominal(v_shared, variation_shared, v_c, params);
+  return op.call(g_plus_us, g_minus_us, v_c, variation, polarity, params.list(), gain_f, ref_v, ref_var,
                  scale_us_per_unit);
 }
 
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> transfer(
     const Tensor& g_plus_us, const Tensor& g_minus_us, const Tensor& v_c, const Tensor& variation, const Tensor& rng,
     int64_t polarity, int64_t next_polarity, double gain_f, double offset_us, double time_since_programming_s,
-    const PcmParams& pcm, const CapacitorParams& capacitor, bool closed_loop, bool read_noise, bool keep_weight) {
+    const PcmParams& pcm, const CapacitorParams& capacitor, bool closed_loop, bool read_noise, bool keep_weight,
+    const Tensor& v_shared, const Tensor& variation_shared) {
   static const auto op = find_op<std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor>(
       const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, int64_t, int64_t, ParamList,
-      ParamList, double, double, double, double, bool, bool, bool)>("analogtorch::transfer");
+      ParamList, double, const Tensor&, const Tensor&, double, double, bool, bool, bool)>("analogtorch::transfer");
+  const auto [ref_v, ref_var] = reference_or_nominal(v_shared, variation_shared, v_c, capacitor);
   return op.call(g_plus_us, g_minus_us, v_c, variation, rng, polarity, next_polarity, pcm.list(), capacitor.list(),
-                 gain_f, capacitor.g_shared_us(), offset_us, time_since_programming_s, closed_loop, read_noise,
-                 keep_weight);
+                 gain_f, ref_v, ref_var, offset_us, time_since_programming_s, closed_loop, read_noise, keep_weight);
 }
 
 Tensor quantize(const Tensor& x, const Tensor& rng, int64_t bits, double bound, double noise_std) {

@@ -29,7 +29,8 @@ TORCH_LIBRARY(analogtorch, m) {
       "float[] pcm_params, float gain_f, float scale_us_per_unit, float amplitude, int max_pulses, float refresh_us) "
       "-> (Tensor pulses, Tensor refreshed)");
 
-  // The 3T1C capacitor cell (PHYSICS.md section 1).
+  // The 3T1C capacitor cell (PHYSICS.md section 1). v_shared / variation_shared: the shared
+  // reference cells, shape [] or one per row of the cells (their shape without the last dimension).
   m.def("cell_variation(Tensor rng, int[] shape) -> Tensor");
   m.def(
       "capacitor_update(Tensor v_c, Tensor variation, Tensor delta_w_us, Tensor rng, int polarity, "
@@ -38,19 +39,21 @@ TORCH_LIBRARY(analogtorch, m) {
   m.def(
       "capacitor_step_(Tensor(a!) v_c, Tensor(b!) weight, Tensor g_plus_us, Tensor g_minus_us, Tensor variation, "
       "Tensor delta_w_us, Tensor rng, int polarity, float[] capacitor_params, float elapsed_s, float tau_s, "
-      "float v_leak_v, float gain_f, float g_shared_us, float scale_us_per_unit) -> Tensor pulses");
+      "float v_leak_v, float gain_f, Tensor v_shared, Tensor variation_shared, float scale_us_per_unit) -> Tensor pulses");
 
   // The unit cell: effective weight and the transfer into PCM.
   m.def(
       "unit_cell_weight(Tensor g_plus_us, Tensor g_minus_us, Tensor v_c, Tensor variation, int polarity, "
-      "float[] capacitor_params, float gain_f, float g_shared_us, float scale_us_per_unit) -> Tensor");
+      "float[] capacitor_params, float gain_f, Tensor v_shared, Tensor variation_shared, float scale_us_per_unit) -> "
+      "Tensor");
   m.def(
       "unit_cell_weight_backward(Tensor grad_weight, Tensor v_c, Tensor variation, int polarity, "
       "float[] capacitor_params, float gain_f, float scale_us_per_unit) -> "
       "(Tensor grad_g_plus_us, Tensor grad_g_minus_us, Tensor grad_v_c)");
   m.def(
       "transfer(Tensor g_plus_us, Tensor g_minus_us, Tensor v_c, Tensor variation, Tensor rng, int polarity, "
-      "int next_polarity, float[] pcm_params, float[] capacitor_params, float gain_f, float g_shared_us, "
+      "int next_polarity, float[] pcm_params, float[] capacitor_params, float gain_f, Tensor v_shared, "
+      "Tensor variation_shared, "
       "float offset_us, float time_since_programming_s, bool closed_loop, bool read_noise, bool keep_weight=True) -> "
       "(Tensor g_plus_us, Tensor g_minus_us, Tensor nu_plus, Tensor nu_minus, Tensor v_c, Tensor pulses, "
       "Tensor iterations)");

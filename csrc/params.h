@@ -88,7 +88,7 @@ inline pcm::ProgrammingParams programming(c10::ArrayRef<double> values) {
   return p;
 }
 
-constexpr size_t kCapacitorParamCount = 13;
+constexpr size_t kCapacitorParamCount = 16;
 
 inline capacitor::Params capacitor(c10::ArrayRef<double> values) {
   const Reader r(values, "capacitor_params", kCapacitorParamCount);
@@ -105,6 +105,11 @@ inline capacitor::Params capacitor(c10::ArrayRef<double> values) {
   p.rail_margin_v = static_cast<float>(r.positive(9, "rail_margin_v"));
   p.soft_bounds = r.integer(10, "soft_bounds", 0, 1) == 1;
   p.max_pulses = r.integer(11, "max_pulses", 1, 127);
+  p.read_exponent = static_cast<float>(r.at(13, "read_exponent"));
+  TORCH_CHECK(p.read_exponent >= 1.0f && p.read_exponent <= 2.0f,
+              "capacitor_params[read_exponent]: expected a number in [1, 2], got ", values[13]);
+  p.down_up_ratio = static_cast<float>(r.positive(14, "down_up_ratio"));
+  p.step_slope_per_v = static_cast<float>(r.non_negative(15, "step_slope_per_v"));
   TORCH_CHECK(p.v_min_v < p.v_init_v && p.v_init_v < p.v_max_v,
               "capacitor_params: expected v_min_v < v_init_v < v_max_v, got ", p.v_min_v, ", ", p.v_init_v, ", ",
               p.v_max_v);
@@ -117,10 +122,10 @@ inline capacitor::Params capacitor(c10::ArrayRef<double> values) {
               values[6]);
   TORCH_CHECK(values[9] < span / 2.0, "capacitor_params[rail_margin_v]: expected < (v_max_v - v_min_v) / 2 (",
               span / 2.0, "), got ", values[9]);
-  const double g_top = values[5] * (v_max - v_t) * (v_max - v_t);
+  const double g_top = values[5] * std::pow(v_max - v_t, values[13]);
   TORCH_CHECK(std::isfinite(g_top) && g_top <= 3.4028234663852886e38,
-              "capacitor_params[k_us_per_v2]: expected g(v_max_v) = k_us_per_v2 (v_max_v - v_t_v)^2 within float32's "
-              "range, got ", g_top);
+              "capacitor_params[k_us_per_v2]: expected g(v_max_v) = k_us_per_v2 (v_max_v - v_t_v)^read_exponent within "
+              "float32's range, got ", g_top);
   // Last: a flat read curve (v_t_v >= v_init_v) makes it 0, and the message above says why.
   p.dg_per_pulse_us = static_cast<float>(r.positive(12, "dg_per_pulse_us"));
   return p;

@@ -145,12 +145,13 @@ class InSituTile(Tile):
         scale = self.weight_range_fraction * self.gain_f * pcm.target_clip_us / max(largest, 1e-12)
         self.scale_us_per_unit.fill_(scale)
         target_us = weight.float() * scale / self.gain_f
+        self._initialize_cells(target_us.shape)
+        target_us = target_us - self._cell_offset_us() / self.gain_f
         rng = self._rng()
         plus, minus, pulses, iterations = self._program_pairs(target_us, pcm, rng)
         self._advance_rng()
         self.g_plus_us.copy_(plus.conductance_us)
         self.g_minus_us.copy_(minus.conductance_us)
-        self._initialize_cells(target_us.shape)
         self.time_since_programming_s.zero_()
         self.pending_examples.zero_()
         self._count("programming_pulses", pulses)
@@ -159,7 +160,12 @@ class InSituTile(Tile):
         weight.copy_(self.device_weight())
 
     def _initialize_cells(self, shape) -> None:
-        """Kind-specific state at programming time."""
+        """Kind-specific state at programming time (before the pairs are programmed)."""
+
+    def _cell_offset_us(self) -> torch.Tensor | float:
+        """What the rest of the cell adds to F (G+ - G-) once initialised, in uS of W: the pairs are
+        programmed to leave it out."""
+        return 0.0
 
     # --- updates ------------------------------------------------------------------------------
 
@@ -205,7 +211,11 @@ class InSituTile(Tile):
 class UnitCellTile(InSituTile):
     """2PCM + 3T1C unit cells: W = (F (G+ - G-) + p (g(V_C) - g_shared)) / scale (docs/physics.md
     section 1). Updates pulse the capacitors (with leakage over the examples' simulated time); every
-    ``transfer_every`` examples the weight moves into the PCM pair and the polarity p flips."""
+    ``transfer_every`` examples the weight moves into the PCM pair and the polarity p flips.
+
+    g_shared is a 3T1C cell per output (row of the weight matrix, ``v_shared``), with its own
+    threshold (``variation_shared``), leaking like the cells, never pulsed, re-initialised to
+    v_init_v at every transfer (ED Fig 9)."""
 
     config_class = UnitCellConfig
     update_pulse = "capacitor"
@@ -215,9 +225,22 @@ class UnitCellTile(InSituTile):
         shape = (out_features, in_features)
         self.register_buffer("v_c", torch.full(shape, config.unit_cell.capacitor.v_init_v, device=device))
         self.register_buffer("variation", torch.zeros((*shape, 3), device=device, dtype=torch.int8))
+        self.register_buffer("v_shared", torch.full((out_features,), config.unit_cell.capacitor.v_init_v, device=device))
+        self.register_buffer("variation_shared", torch.zeros((out_features, 3), device=device, dtype=torch.int8))
         self.register_buffer("polarity", torch.ones((), dtype=torch.int64, device=device))
         self.register_buffer("examples_since_transfer", torch.zeros((), dtype=torch.int64, device=device))
         self.seconds_per_example_s = config.unit_cell.capacitor.seconds_per_example_s
+        self.pulse_statistics: dict | None = None
+
+    def track_pulses(self, enabled: bool = True) -> None:
+        """Per-cell pulse statistics for calibration (not saved): ``pulse_statistics["total"]`` and
+        ``["net"]`` (int32 [out, in], capacitor pulses in all and signed, in the direction of W),
+        and ``["rail_share"]``, for each transfer, the share of cells that had reached a rail just
+        before it: within rail_margin_v of v_max_v, or at or below max(v_min_v + rail_margin_v,
+        v_t_v), where g cannot fall further (docs/physics.md 1.11)."""
+        shape = (self.out_features, self.in_features)
+        zeros = lambda: torch.zeros(shape, dtype=torch.int32, device=self.v_c.device)  # noqa: E731
+        self.pulse_statistics = {"total": zeros(), "net": zeros(), "rail_share": []} if enabled else None
 
     @property
     def pcm(self) -> PCMDevice:
@@ -232,26 +255,43 @@ class UnitCellTile(InSituTile):
         return self.config.unit_cell.weight_range_fraction
 
     def _initialize_cells(self, shape) -> None:
-        self.v_c.fill_(self.config.unit_cell.capacitor.v_init_v)
+        v_init = self.config.unit_cell.capacitor.v_init_v
+        self.v_c.fill_(v_init)
+        self.v_shared.fill_(v_init)
         rng = self._rng()
         self.variation.copy_(ops.cell_variation(rng, tuple(shape)))
+        self._advance_rng()
+        rng = self._rng()
+        self.variation_shared.copy_(ops.cell_variation(rng, (shape[0],)))
         self._advance_rng()
         self.polarity.fill_(1)
         self.examples_since_transfer.zero_()
 
-    def device_weight(self) -> torch.Tensor:
-        return self._weight_of(self.g_plus_us, self.g_minus_us, self.v_c, self.variation, int(self.polarity), float(self.scale_us_per_unit))
+    def _cell_offset_us(self) -> torch.Tensor:
+        # g(v_init) - g_shared(v_init) of each cell, from the thresholds: the PCM target leaves it
+        # out, as every transfer's target does (ED Fig 9).
+        zeros = torch.zeros_like(self.v_c)
+        cell = self.config.unit_cell
+        return ops.unit_cell_weight(zeros, zeros, self.v_c, self.variation, 1, gain_f=1.0, scale_us_per_unit=1.0,
+                                    capacitor=cell.capacitor, v_shared=self.v_shared,
+                                    variation_shared=self.variation_shared)  # fmt: skip
 
-    def _weight_of(self, g_plus, g_minus, v_c, variation, polarity: int, scale: float) -> torch.Tensor:
+    def device_weight(self) -> torch.Tensor:
+        return self._weight_of(self.g_plus_us, self.g_minus_us, self.v_c, self.variation, self.v_shared,
+                               self.variation_shared, int(self.polarity), float(self.scale_us_per_unit))  # fmt: skip
+
+    def _weight_of(self, g_plus, g_minus, v_c, variation, v_shared, variation_shared, polarity: int, scale: float):
         cell = self.config.unit_cell
         return ops.unit_cell_weight(g_plus, g_minus, v_c, variation, polarity, gain_f=cell.gain_f,
-                                    scale_us_per_unit=scale, capacitor=cell.capacitor)  # fmt: skip
+                                    scale_us_per_unit=scale, capacitor=cell.capacitor, v_shared=v_shared,
+                                    variation_shared=variation_shared)  # fmt: skip
 
     def weight_held_by(self, incoming):
-        names = ("g_plus_us", "g_minus_us", "v_c", "variation", "polarity", "scale_us_per_unit")
+        names = ("g_plus_us", "g_minus_us", "v_c", "variation", "v_shared", "variation_shared", "polarity",
+                 "scale_us_per_unit")  # fmt: skip
         if any(name not in incoming for name in names):
             return None
-        return self._weight_of(*(incoming[name] for name in names[:4]), int(incoming["polarity"]), float(incoming["scale_us_per_unit"]))
+        return self._weight_of(*(incoming[name] for name in names[:6]), int(incoming["polarity"]), float(incoming["scale_us_per_unit"]))
 
     @torch.no_grad()
     def update(self, delta_weight: torch.Tensor, weight: torch.Tensor) -> None:
@@ -260,16 +300,23 @@ class UnitCellTile(InSituTile):
         self.check_update(delta_weight)
         cell = self.config.unit_cell
         examples, elapsed_s = self._start_update()
+        cap = cell.capacitor
+        # The references leak like the cells over the same time; they are never pulsed.
+        self.v_shared.copy_(ops.capacitor_leak(self.v_shared, elapsed_s, cap.tau_s, cap.v_leak_v))
         rng = self._rng()
         pulses = ops.capacitor_step_(
             self.v_c, weight, self.g_plus_us, self.g_minus_us, self.variation, self._delta_us(delta_weight), rng,
             int(self.polarity), elapsed_s=elapsed_s, gain_f=cell.gain_f,
-            scale_us_per_unit=float(self.scale_us_per_unit), capacitor=cell.capacitor,
+            scale_us_per_unit=float(self.scale_us_per_unit), capacitor=cap, v_shared=self.v_shared,
+            variation_shared=self.variation_shared,
         )  # fmt: skip
         self._advance_rng()
         self.time_since_programming_s += elapsed_s
         self.examples_since_transfer += examples
         self._count("pulses", pulses.abs().sum(dtype=torch.int64))
+        if self.pulse_statistics is not None:
+            self.pulse_statistics["total"] += pulses.abs()
+            self.pulse_statistics["net"] += pulses * int(self.polarity)  # pulses move g; p turns them into W
         if int(self.examples_since_transfer) >= cell.transfer_every:
             self._transfer(weight)
 
@@ -280,17 +327,23 @@ class UnitCellTile(InSituTile):
         cell = self.config.unit_cell
         polarity = int(self.polarity)
         next_polarity = -polarity if cell.polarity_inversion else polarity
+        if self.pulse_statistics is not None:
+            cap = cell.capacitor
+            floor = max(cap.v_min_v + cap.rail_margin_v, cap.v_t_v)
+            railed = (self.v_c >= cap.v_max_v - cap.rail_margin_v) | (self.v_c <= floor)
+            self.pulse_statistics["rail_share"].append(railed.float().mean().item())
         rng = self._rng()
         result = ops.transfer(
             self.g_plus_us, self.g_minus_us, self.v_c, self.variation, rng, polarity,
             next_polarity=next_polarity, gain_f=cell.gain_f, offset_us=cell.offset_us,
             time_since_programming_s=float(self.time_since_programming_s), pcm=cell.pcm, capacitor=cell.capacitor,
-            keep_weight=cell.transfer_keeps_weight,
+            keep_weight=cell.transfer_keeps_weight, v_shared=self.v_shared, variation_shared=self.variation_shared,
         )  # fmt: skip
         self._advance_rng()
         self.g_plus_us.copy_(result.g_plus_us)
         self.g_minus_us.copy_(result.g_minus_us)
         self.v_c.copy_(result.v_c)
+        self.v_shared.fill_(cell.capacitor.v_init_v)
         self.polarity.fill_(next_polarity)
         # Keep the schedule (every transfer_every examples); an update that covered more than one
         # interval transfers once.
@@ -308,6 +361,8 @@ class UnitCellTile(InSituTile):
         cap = self.config.unit_cell.capacitor
         spec["v_c"] = (torch.float32, shape, (cap.v_min_v, cap.v_max_v))
         spec["variation"] = (torch.int8, [*shape, 3], None)
+        spec["v_shared"] = (torch.float32, [self.out_features], (cap.v_min_v, cap.v_max_v))
+        spec["variation_shared"] = (torch.int8, [self.out_features, 3], None)
         spec["polarity"] = (torch.int64, [], (-1, 1))
         spec["examples_since_transfer"] = (torch.int64, [], (0, self.config.unit_cell.transfer_every - 1))
         return spec

@@ -31,6 +31,27 @@ at::Tensor cell_variation(const at::Tensor& rng, c10::IntArrayRef shape) {
   return variation;
 }
 
+// The shared reference cells of `cells`: v_shared of shape [] (one for all) or cells.shape[:-1] (one
+// per row, i.e. per output of a weight matrix [out, in]), of cells' dtype, with int8 variation
+// v_shared.shape + [3]. Returns the number of cells per reference (0: one for all).
+inline int64_t reference_stride(const at::Tensor& v_shared, const at::Tensor& variation_shared, const at::Tensor& cells,
+                                const char* cells_name) {
+  TORCH_CHECK(v_shared.scalar_type() == cells.scalar_type(), "v_shared: expected the dtype of ", cells_name, " (",
+              cells.scalar_type(), "), got ", v_shared.scalar_type());
+  checks::same_device(v_shared, "v_shared", cells, cells_name);
+  const bool single = v_shared.dim() == 0;
+  TORCH_CHECK(single || (cells.dim() >= 1 && v_shared.sizes() == cells.sizes().slice(0, cells.dim() - 1)),
+              "v_shared: expected shape [] or the rows of ", cells_name, " ",
+              cells.dim() >= 1 ? cells.sizes().slice(0, cells.dim() - 1) : cells.sizes(), ", got ", v_shared.sizes());
+  TORCH_CHECK(variation_shared.scalar_type() == at::kChar, "variation_shared: expected an int8 tensor, got ",
+              variation_shared.scalar_type());
+  checks::same_device(variation_shared, "variation_shared", cells, cells_name);
+  TORCH_CHECK(variation_shared.dim() == v_shared.dim() + 1 && variation_shared.size(-1) == capacitor::kVariationFields &&
+                  variation_shared.sizes().slice(0, v_shared.dim()) == v_shared.sizes(),
+              "variation_shared: expected shape ", v_shared.sizes(), " + [3], got ", variation_shared.sizes());
+  return single ? 0 : cells.size(-1);
+}
+
 inline void check_update_args(const at::Tensor& v_c, const at::Tensor& variation, const at::Tensor& delta_w_us,
                               const at::Tensor& rng, int64_t polarity) {
   checks::float32(v_c, "v_c");
@@ -94,13 +115,14 @@ at::Tensor capacitor_leak(const at::Tensor& v_c, double elapsed_s, double tau_s,
   return v_out;
 }
 
-// In place on v_c and weight (both must be contiguous: they are the layer's own state).
+// In place on v_c and weight (both must be contiguous: they are the layer's own state). The shared
+// reference (v_shared) is read as given: leak it over the step first (capacitor_leak).
 template <typename Backend>
 at::Tensor capacitor_step_(at::Tensor& v_c, at::Tensor& weight, const at::Tensor& g_plus_us,
                            const at::Tensor& g_minus_us, const at::Tensor& variation, const at::Tensor& delta_w_us,
                            const at::Tensor& rng, int64_t polarity, c10::ArrayRef<double> capacitor_params,
-                           double elapsed_s, double tau_s, double v_leak_v, double gain_f, double g_shared_us,
-                           double scale_us_per_unit) {
+                           double elapsed_s, double tau_s, double v_leak_v, double gain_f, const at::Tensor& v_shared,
+                           const at::Tensor& variation_shared, double scale_us_per_unit) {
   checks::on_device_type(v_c, "v_c", Backend::kDeviceType);
   check_update_args(v_c, variation, delta_w_us, rng, polarity);
   check_leak_args(v_c, elapsed_s, tau_s, v_leak_v);
@@ -113,7 +135,7 @@ at::Tensor capacitor_step_(at::Tensor& v_c, at::Tensor& weight, const at::Tensor
                       {{&g_plus_us, "g_plus_us"}, {&g_minus_us, "g_minus_us"}, {&variation, "variation"},
                        {&delta_w_us, "delta_w_us"}, {&rng, "rng"}});
   checks::positive(gain_f, "gain_f");
-  checks::finite_scalar(g_shared_us, "g_shared_us");
+  const int64_t stride = reference_stride(v_shared, variation_shared, v_c, "v_c");
   checks::positive(scale_us_per_unit, "scale_us_per_unit");
   const capacitor::Params params = params::capacitor(capacitor_params);
   // As Capacitor3T1C validates it: V_C leaks toward a voltage within its rails.
@@ -122,12 +144,14 @@ at::Tensor capacitor_step_(at::Tensor& v_c, at::Tensor& weight, const at::Tensor
               "], got ", v_leak_v);
   checks::finite_values(
       {{v_c, "v_c", params.v_min_v, params.v_max_v},
+       {v_shared, "v_shared", params.v_min_v, params.v_max_v},
        {g_plus_us, "g_plus_us", -checks::kMaxConductanceUs, checks::kMaxConductanceUs},
        {g_minus_us, "g_minus_us", -checks::kMaxConductanceUs, checks::kMaxConductanceUs},
        {delta_w_us, "delta_w_us"}});
   const typename Backend::DeviceGuard device_guard(v_c.device());
   const at::Tensor g_plus = g_plus_us.contiguous(), g_minus = g_minus_us.contiguous();
   const at::Tensor var = variation.contiguous(), delta = delta_w_us.contiguous(), rng_state = rng.contiguous();
+  const at::Tensor ref_v = v_shared.contiguous(), ref_var = variation_shared.contiguous();
   at::Tensor pulses = at::empty_like(v_c, v_c.options().dtype(at::kChar));
   count_and_apply_pulses<Backend>(v_c, v_c, var, delta, rng_state, pulses, params, static_cast<int>(polarity));
   const kernels::CapacitorLeakWeight leak_and_weight{
@@ -136,12 +160,12 @@ at::Tensor capacitor_step_(at::Tensor& v_c, at::Tensor& weight, const at::Tensor
       g_plus.const_data_ptr<float>(),
       g_minus.const_data_ptr<float>(),
       var.const_data_ptr<int8_t>(),
-      params,
+      {ref_v.const_data_ptr<float>(), ref_var.const_data_ptr<int8_t>(), stride},
+      kernels::ReadCurve::of(params),
       static_cast<int>(polarity),
       capacitor::leak_decay(static_cast<float>(elapsed_s), static_cast<float>(tau_s)),
       static_cast<float>(v_leak_v),
       static_cast<float>(gain_f),
-      static_cast<float>(g_shared_us),
       static_cast<float>(scale_us_per_unit)};
   Backend::for_each(v_c.numel(), leak_and_weight);
   return pulses;

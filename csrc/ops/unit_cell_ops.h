@@ -9,12 +9,11 @@
 
 #include "../checks.h"
 #include "../params.h"
+#include "capacitor_ops.h"
 #include "analogtorch/kernels/unit_cell.h"
 
 namespace analogtorch {
 namespace impl {
-
-inline kernels::ReadCurve read_curve(const capacitor::Params& p) { return {p.v_t_v, p.v_t_sigma_v, p.k_us_per_v2}; }
 
 inline void check_floating(const at::Tensor& t, const char* name) {
   TORCH_CHECK(t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble, name,
@@ -31,7 +30,8 @@ inline void check_like(const at::Tensor& t, const char* name, const at::Tensor& 
 template <typename Backend>
 at::Tensor unit_cell_weight(const at::Tensor& g_plus_us, const at::Tensor& g_minus_us, const at::Tensor& v_c,
                             const at::Tensor& variation, int64_t polarity, c10::ArrayRef<double> capacitor_params,
-                            double gain_f, double g_shared_us, double scale_us_per_unit) {
+                            double gain_f, const at::Tensor& v_shared, const at::Tensor& variation_shared,
+                            double scale_us_per_unit) {
   checks::on_device_type(g_plus_us, "g_plus_us", Backend::kDeviceType);
   check_floating(g_plus_us, "g_plus_us");
   check_like(g_minus_us, "g_minus_us", g_plus_us, "g_plus_us");
@@ -39,16 +39,17 @@ at::Tensor unit_cell_weight(const at::Tensor& g_plus_us, const at::Tensor& g_min
   checks::cell_variation(variation, g_plus_us, "g_plus_us");
   checks::polarity(polarity, "polarity");
   checks::finite_scalar(gain_f, "gain_f");
-  checks::finite_scalar(g_shared_us, "g_shared_us");
+  const int64_t stride = reference_stride(v_shared, variation_shared, v_c, "v_c");
   checks::positive(scale_us_per_unit, "scale_us_per_unit");
   const capacitor::Params params = params::capacitor(capacitor_params);
   constexpr double kG = checks::kMaxConductanceUs;
   checks::finite_values({{g_plus_us, "g_plus_us", -kG, kG},
                          {g_minus_us, "g_minus_us", -kG, kG},
-                         {v_c, "v_c", params.v_min_v, params.v_max_v}});
+                         {v_c, "v_c", params.v_min_v, params.v_max_v},
+                         {v_shared, "v_shared", params.v_min_v, params.v_max_v}});
   const typename Backend::DeviceGuard device_guard(g_plus_us.device());
   const at::Tensor g_plus = g_plus_us.contiguous(), g_minus = g_minus_us.contiguous(), v = v_c.contiguous();
-  const at::Tensor var = variation.contiguous();
+  const at::Tensor var = variation.contiguous(), ref_v = v_shared.contiguous(), ref_var = variation_shared.contiguous();
   at::Tensor weight = at::empty_like(g_plus, at::MemoryFormat::Contiguous);
   AT_DISPATCH_FLOATING_TYPES(g_plus.scalar_type(), "unit_cell_weight", [&] {
     const kernels::UnitCellWeight<scalar_t> kernel{g_plus.const_data_ptr<scalar_t>(),
@@ -56,10 +57,11 @@ at::Tensor unit_cell_weight(const at::Tensor& g_plus_us, const at::Tensor& g_min
                                                    v.const_data_ptr<scalar_t>(),
                                                    var.const_data_ptr<int8_t>(),
                                                    weight.mutable_data_ptr<scalar_t>(),
-                                                   read_curve(params),
+                                                   {ref_v.const_data_ptr<scalar_t>(), ref_var.const_data_ptr<int8_t>(),
+                                                    stride},
+                                                   kernels::ReadCurve::of(params),
                                                    static_cast<int>(polarity),
                                                    static_cast<scalar_t>(gain_f),
-                                                   static_cast<scalar_t>(g_shared_us),
                                                    static_cast<scalar_t>(scale_us_per_unit)};
     Backend::for_each(g_plus.numel(), kernel);
   });
@@ -90,7 +92,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> unit_cell_weight_backward(
                                                            grad_g_plus.mutable_data_ptr<scalar_t>(),
                                                            grad_g_minus.mutable_data_ptr<scalar_t>(),
                                                            grad_v_c.mutable_data_ptr<scalar_t>(),
-                                                           read_curve(params),
+                                                           kernels::ReadCurve::of(params),
                                                            static_cast<int>(polarity),
                                                            static_cast<scalar_t>(gain_f),
                                                            static_cast<scalar_t>(scale_us_per_unit)};
@@ -103,7 +105,8 @@ template <typename Backend>
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> transfer(
     const at::Tensor& g_plus_us, const at::Tensor& g_minus_us, const at::Tensor& v_c, const at::Tensor& variation,
     const at::Tensor& rng, int64_t polarity, int64_t next_polarity, c10::ArrayRef<double> pcm_params,
-    c10::ArrayRef<double> capacitor_params, double gain_f, double g_shared_us, double offset_us,
+    c10::ArrayRef<double> capacitor_params, double gain_f, const at::Tensor& v_shared,
+    const at::Tensor& variation_shared, double offset_us,
     double time_since_programming_s, bool closed_loop, bool read_noise, bool keep_weight) {
   checks::on_device_type(g_plus_us, "g_plus_us", Backend::kDeviceType);
   checks::float32(g_plus_us, "g_plus_us");
@@ -114,7 +117,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
   checks::polarity(polarity, "polarity");
   checks::polarity(next_polarity, "next_polarity");
   checks::positive(gain_f, "gain_f");
-  checks::finite_scalar(g_shared_us, "g_shared_us");
+  const int64_t stride = reference_stride(v_shared, variation_shared, v_c, "v_c");
   checks::non_negative(offset_us, "offset_us");
   checks::non_negative(time_since_programming_s, "time_since_programming_s");
   const pcm::ProgrammingParams programming = params::programming(pcm_params);
@@ -128,10 +131,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
   constexpr double kG = checks::kMaxConductanceUs;
   checks::finite_values({{g_plus_us, "g_plus_us", -kG, kG},
                          {g_minus_us, "g_minus_us", -kG, kG},
-                         {v_c, "v_c", cap.v_min_v, cap.v_max_v}});
+                         {v_c, "v_c", cap.v_min_v, cap.v_max_v},
+                         {v_shared, "v_shared", cap.v_min_v, cap.v_max_v}});
   const typename Backend::DeviceGuard device_guard(g_plus_us.device());
   const at::Tensor g_plus = g_plus_us.contiguous(), g_minus = g_minus_us.contiguous(), v = v_c.contiguous();
   const at::Tensor var = variation.contiguous(), rng_state = rng.contiguous();
+  const at::Tensor ref_v = v_shared.contiguous(), ref_var = variation_shared.contiguous();
   at::Tensor g_plus_out = at::empty_like(g_plus, at::MemoryFormat::Contiguous);
   at::Tensor g_minus_out = at::empty_like(g_plus_out), nu_plus = at::empty_like(g_plus_out);
   at::Tensor nu_minus = at::empty_like(g_plus_out), v_out = at::empty_like(g_plus_out);
@@ -150,12 +155,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
                                  pulses.mutable_data_ptr<int32_t>(),
                                  iterations.mutable_data_ptr<int32_t>(),
                                  programming,
-                                 read_curve(cap),
-                                 cap.v_init_v,
-                                 cap.v_min_v,
-                                 cap.v_max_v,
+                                 cap,
+                                 kernels::ReadCurve::of(cap),
+                                 {ref_v.const_data_ptr<float>(), ref_var.const_data_ptr<int8_t>(), stride},
                                  static_cast<float>(gain_f),
-                                 static_cast<float>(g_shared_us),
                                  static_cast<float>(offset_us),
                                  static_cast<int>(polarity),
                                  static_cast<int>(next_polarity),

@@ -17,24 +17,90 @@ capacitor::Params default_capacitor() {
   p.k_us_per_v2 = 22.0f, p.dv_pulse_v = 0.004f, p.mismatch_sigma = 0.1f, p.c2c_sigma = 0.1f;
   p.rail_margin_v = 0.05f, p.soft_bounds = false, p.max_pulses = 15;
   p.dg_per_pulse_us = 2.0f * 22.0f * 0.2f * 0.004f;
+  p.read_exponent = 2.0f, p.down_up_ratio = 1.0f, p.step_slope_per_v = 0.0f;  // the former square-law cell
   return p;
 }
 
 const capacitor::Cell kNominalCell{1.0f, 1.0f, 0.3f};
 
 TEST(CapacitorLaws, ReadCurveIsZeroBelowThresholdAndQuadraticAbove) {
-  EXPECT_EQ(capacitor::read_conductance_us(0.2f, 0.3f, 22.0f), 0.0f);
-  EXPECT_EQ(capacitor::read_conductance_us(0.3f, 0.3f, 22.0f), 0.0f);
-  EXPECT_NEAR(capacitor::read_conductance_us(0.5f, 0.3f, 22.0f), 0.88f, 1e-5f);
-  EXPECT_NEAR(capacitor::read_conductance_us(1.0f, 0.3f, 22.0f), 10.78f, 1e-4f);
+  EXPECT_EQ(capacitor::read_conductance_us(0.2f, 0.3f, 22.0f, 2.0f), 0.0f);
+  EXPECT_EQ(capacitor::read_conductance_us(0.3f, 0.3f, 22.0f, 2.0f), 0.0f);
+  EXPECT_NEAR(capacitor::read_conductance_us(0.5f, 0.3f, 22.0f, 2.0f), 0.88f, 1e-5f);
+  EXPECT_NEAR(capacitor::read_conductance_us(1.0f, 0.3f, 22.0f, 2.0f), 10.78f, 1e-4f);
   float previous = 0.0f;
   for (float v = 0.31f; v <= 1.0f; v += 0.01f) {
-    const float g = capacitor::read_conductance_us(v, 0.3f, 22.0f);
+    const float g = capacitor::read_conductance_us(v, 0.3f, 22.0f, 2.0f);
     EXPECT_GT(g, previous);
     previous = g;
   }
-  EXPECT_NEAR(capacitor::read_slope_us_per_v(0.5f, 0.3f, 22.0f), 8.8f, 1e-5f);
-  EXPECT_EQ(capacitor::read_slope_us_per_v(0.1f, 0.3f, 22.0f), 0.0f);
+  EXPECT_NEAR(capacitor::read_slope_us_per_v(0.5f, 0.3f, 22.0f, 2.0f), 8.8f, 1e-5f);
+  EXPECT_EQ(capacitor::read_slope_us_per_v(0.1f, 0.3f, 22.0f, 2.0f), 0.0f);
+}
+
+TEST(CapacitorLaws, LinearAndAlphaPowerReadCurves) {
+  // alpha = 1 (triode): g = k (V - V_T), a constant slope k above threshold.
+  EXPECT_EQ(capacitor::read_conductance_us(0.2f, 0.3f, 50.0f, 1.0f), 0.0f);
+  EXPECT_NEAR(capacitor::read_conductance_us(0.5f, 0.3f, 50.0f, 1.0f), 10.0f, 1e-5f);
+  EXPECT_NEAR(capacitor::read_conductance_us(0.95f, 0.3f, 50.0f, 1.0f), 32.5f, 1e-4f);
+  EXPECT_EQ(capacitor::read_slope_us_per_v(0.5f, 0.3f, 50.0f, 1.0f), 50.0f);
+  EXPECT_EQ(capacitor::read_slope_us_per_v(0.9f, 0.3f, 50.0f, 1.0f), 50.0f);
+  EXPECT_EQ(capacitor::read_slope_us_per_v(0.3f, 0.3f, 50.0f, 1.0f), 0.0f);
+  // alpha = 1.5 lies between, with slope 1.5 k overdrive^0.5.
+  EXPECT_NEAR(capacitor::read_conductance_us(0.7f, 0.3f, 10.0f, 1.5f), 10.0f * std::pow(0.4f, 1.5f), 1e-5f);
+  EXPECT_NEAR(capacitor::read_slope_us_per_v(0.7f, 0.3f, 10.0f, 1.5f), 15.0f * std::sqrt(0.4f), 1e-5f);
+  // float64 (the gradcheck path) agrees.
+  EXPECT_NEAR(capacitor::read_conductance_us(0.7, 0.3, 10.0, 1.5), 10.0 * std::pow(0.4, 1.5), 1e-12);
+}
+
+TEST(CapacitorLaws, NominalInverseOfTheReadCurve) {
+  capacitor::Params p = default_capacitor();
+  for (const float exponent : {1.0f, 1.3f, 2.0f}) {
+    p.read_exponent = exponent;
+    for (float v = 0.35f; v < 0.95f; v += 0.05f) {
+      const float g = capacitor::read_conductance_us(v, p.v_t_v, p.k_us_per_v2, exponent);
+      EXPECT_NEAR(capacitor::voltage_for_conductance(g, p), v, 1e-4f) << exponent;
+    }
+    EXPECT_EQ(capacitor::voltage_for_conductance(-1.0f, p), p.v_t_v);   // no negative conductance
+    EXPECT_EQ(capacitor::voltage_for_conductance(1e6f, p), p.v_max_v);  // clamped to the rail
+  }
+}
+
+TEST(CapacitorLaws, StepCurvesFollowTheHeadroomOfTheirPullingTransistor) {
+  capacitor::Params p = default_capacitor();
+  p.step_slope_per_v = 0.1f;
+  // At v_init both steps are nominal; the up step shrinks as V_C rises, the down step as it falls.
+  EXPECT_EQ(capacitor::step_scale(0.5f, true, p), 1.0f);
+  EXPECT_EQ(capacitor::step_scale(0.5f, false, p), 1.0f);
+  EXPECT_NEAR(capacitor::step_scale(0.9f, true, p), 1.0f - 0.1f * 0.4f, 1e-6f);
+  EXPECT_NEAR(capacitor::step_scale(0.9f, false, p), 1.0f + 0.1f * 0.4f, 1e-6f);
+  EXPECT_NEAR(capacitor::step_scale(0.1f, false, p), 1.0f - 0.1f * 0.4f, 1e-6f);
+  EXPECT_NEAR(capacitor::step_scale(0.975f, true, p), (1.0f - 0.1f * 0.475f) * 0.5f, 1e-5f);
+  EXPECT_EQ(capacitor::step_scale(1.0f, true, p), 0.0f);
+}
+
+TEST(CapacitorLaws, DownUpRatioScalesOnlyTheDownStep) {
+  capacitor::Params p = default_capacitor();
+  p.c2c_sigma = 0.0f, p.down_up_ratio = 0.8f;
+  RandomCursor noise(1, RandomStream::kCapacitorUpdate, 0, 0);
+  EXPECT_NEAR(capacitor::apply_pulses(0.5f, 10, kNominalCell, p, noise) - 0.5f, 0.04f, 1e-6f);
+  EXPECT_NEAR(0.5f - capacitor::apply_pulses(0.5f, -10, kNominalCell, p, noise), 0.032f, 1e-6f);
+}
+
+TEST(CapacitorLaws, SummedPulsesMatchOneAtATimeWithASlope) {
+  // The summed path evaluates the step at the middle of the excursion; without noise it matches
+  // the pulse-by-pulse sum to second order in the slope.
+  capacitor::Params p = default_capacitor();
+  p.c2c_sigma = 0.0f, p.step_slope_per_v = 0.3f, p.dv_pulse_v = 0.004f;
+  RandomCursor noise(1, RandomStream::kCapacitorUpdate, 0, 0);
+  for (const int n : {1, 7, 15, -1, -7, -15}) {
+    const float summed = capacitor::apply_pulses(0.6f, n, kNominalCell, p, noise);
+    float v = 0.6f;
+    for (int k = 0; k < (n > 0 ? n : -n); ++k) {
+      v += (n > 0 ? 1.0f : -1.0f) * p.dv_pulse_v * capacitor::step_scale(v, n > 0, p);
+    }
+    EXPECT_NEAR(summed, v, 5e-6f) << n;  // 0.1% of one step: float rounding and second order
+  }
 }
 
 TEST(CapacitorLaws, HardBoundsStepIsFlatAndVanishesOnlyAtTheRail) {

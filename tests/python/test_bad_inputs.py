@@ -121,8 +121,12 @@ def pair_step(gp=None, gm=None, w=None, d=None, r=RNG, **kwargs):
     return ops.pcm_pair_step_(gp, gm, w, d, r, **kwargs)
 
 
-def weight(gp=G, gm=G, v=V, var=VAR, polarity=1, params=CAP_PARAMS, gain=F, g_shared=0.88, scale=1.0):  # fmt: skip
-    return torch.ops.analogtorch.unit_cell_weight(gp, gm, v, var, polarity, params, gain, g_shared, scale)  # fmt: skip
+# One shared reference cell for all cells, at v_init with the nominal threshold.
+V_SHARED, VAR_SHARED = torch.tensor(0.5), torch.zeros(3, dtype=torch.int8)
+
+
+def weight(gp=G, gm=G, v=V, var=VAR, polarity=1, params=CAP_PARAMS, gain=F, v_shared=V_SHARED, var_shared=VAR_SHARED, scale=1.0):  # fmt: skip
+    return torch.ops.analogtorch.unit_cell_weight(gp, gm, v, var, polarity, params, gain, v_shared, var_shared, scale)  # fmt: skip
 
 
 def weight_backward(grad=G, v=V, var=VAR, polarity=1, params=CAP_PARAMS, gain=F, scale=1.0):  # fmt: skip
@@ -130,9 +134,10 @@ def weight_backward(grad=G, v=V, var=VAR, polarity=1, params=CAP_PARAMS, gain=F,
 
 
 def transfer(gp=G, gm=G, v=V, var=VAR, r=RNG, polarity=1, next_polarity=-1, pcm_params=PCM_PARAMS,
-             cap_params=CAP_PARAMS, gain=F, g_shared=0.88, offset=2.0, time_s=0.0):  # fmt: skip
+             cap_params=CAP_PARAMS, gain=F, v_shared=V_SHARED, var_shared=VAR_SHARED, offset=2.0, time_s=0.0):  # fmt: skip
     return torch.ops.analogtorch.transfer(
-        gp, gm, v, var, r, polarity, next_polarity, pcm_params, cap_params, gain, g_shared, offset, time_s, True, True
+        gp, gm, v, var, r, polarity, next_polarity, pcm_params, cap_params, gain, v_shared, var_shared, offset, time_s,
+        True, True,
     )  # fmt: skip
 
 
@@ -439,8 +444,8 @@ BAD_INPUTS = [
     BadInput("values", lambda: update(polarity=0), RuntimeError, "polarity: expected +1 or -1, got 0"),
     BadInput("values", lambda: update(polarity=2), RuntimeError, "polarity: expected +1 or -1, got 2"),
     BadInput("values", lambda: ops.capacitor_update(V, VAR, D, RNG, -3), RuntimeError, "polarity: expected +1 or -1, got -3"),
-    BadInput("configs", lambda: update(params=CAP_PARAMS[:12]), RuntimeError, "capacitor_params: expected 13 values, got 12"),
-    BadInput("configs", lambda: update(params=[*CAP_PARAMS, 1.0]), RuntimeError, "capacitor_params: expected 13 values, got 14"),
+    BadInput("configs", lambda: update(params=CAP_PARAMS[:12]), RuntimeError, "capacitor_params: expected 16 values, got 12"),
+    BadInput("configs", lambda: update(params=[*CAP_PARAMS, 1.0]), RuntimeError, "capacitor_params: expected 16 values, got 17"),
     BadInput("configs", lambda: update(params=cap_params_with(max_pulses=200)), RuntimeError, "capacitor_params[max_pulses]: expected an integer in"),
     BadInput("configs", lambda: update(params=cap_params_with(max_pulses=2.5)), RuntimeError, "capacitor_params[max_pulses]: expected an integer in"),
     BadInput("configs", lambda: update(params=cap_params_with(soft_bounds=0.5)), RuntimeError, "capacitor_params[soft_bounds]: expected an integer"),
@@ -509,10 +514,15 @@ BAD_INPUTS = [
     BadInput("values", lambda: weight(polarity=0), RuntimeError, "polarity: expected +1 or -1, got 0"),
     BadInput("values", lambda: weight(polarity=3), RuntimeError, "polarity: expected +1 or -1, got 3"),
     BadInput("values", lambda: weight(gain=float("nan")), RuntimeError, "gain_f: expected a finite number"),
-    BadInput("values", lambda: weight(g_shared=float("inf")), RuntimeError, "g_shared_us: expected a finite number"),
+    BadInput("values", lambda: weight(v_shared=torch.tensor(float("inf"))), RuntimeError, "v_shared: expected"),
+    BadInput("values", lambda: weight(v_shared=torch.full((3,), 0.5)), RuntimeError, "v_shared: expected shape [] or the rows of v_c"),
+    BadInput("values", lambda: weight(var_shared=torch.zeros(2, dtype=torch.int8)), RuntimeError, "variation_shared: expected shape [] + [3]"),
+    BadInput("values", lambda: weight(v_shared=torch.tensor(0.5, dtype=torch.float64)), RuntimeError, "v_shared: expected the dtype of v_c"),
+    BadInput("configs", lambda: weight(params=cap_params_with(read_exponent=2.5)), RuntimeError, "capacitor_params[read_exponent]: expected a number in [1, 2]"),
+    BadInput("configs", lambda: ops.unit_cell_weight(G, G, V, VAR, 1, v_shared=V_SHARED), TypeError, "v_shared, variation_shared: expected both or neither"),
     BadInput("values", lambda: weight(scale=0.0), RuntimeError, "scale_us_per_unit: expected a finite number > 0"),
     BadInput("values", lambda: weight(scale=float("nan")), RuntimeError, "scale_us_per_unit: expected a finite number > 0"),
-    BadInput("configs", lambda: weight(params=CAP_PARAMS[:-1]), RuntimeError, "capacitor_params: expected 13 values"),
+    BadInput("configs", lambda: weight(params=CAP_PARAMS[:-1]), RuntimeError, "capacitor_params: expected 16 values"),
     BadInput("configs", lambda: weight(params=cap_params_with(k_us_per_v2=0)), RuntimeError, "capacitor_params[k_us_per_v2]"),
     BadInput("configs", lambda: weight(params=cap_params_with(v_t_sigma_v=-0.1)), RuntimeError, "capacitor_params[v_t_sigma_v]"),
     BadInput("configs", lambda: ops.unit_cell_weight(G, G, V, VAR, 1, capacitor=PCMDevice()), TypeError, "capacitor: expected a Capacitor3T1C, got PCMDevice"),
@@ -539,7 +549,7 @@ BAD_INPUTS = [
     BadInput("values", lambda: transfer(next_polarity=2), RuntimeError, "next_polarity: expected +1 or -1, got 2"),
     BadInput("values", lambda: ops.transfer(G, G, V, VAR, RNG, 1, next_polarity=-2), RuntimeError, "next_polarity: expected +1 or -1, got -2"),
     BadInput("values", lambda: transfer(gain=0.0), RuntimeError, "gain_f: expected a finite number > 0"),
-    BadInput("values", lambda: transfer(g_shared=float("nan")), RuntimeError, "g_shared_us: expected a finite number"),
+    BadInput("values", lambda: transfer(v_shared=torch.tensor(float("nan"))), RuntimeError, "v_shared: expected"),
     BadInput("values", lambda: transfer(offset=-1.0), RuntimeError, "offset_us: expected a finite number >= 0"),
     BadInput("values", lambda: transfer(offset=float("inf")), RuntimeError, "offset_us: expected a finite number >= 0"),
     BadInput("values", lambda: transfer(time_s=-1.0), RuntimeError, "time_since_programming_s: expected a finite number >= 0"),
@@ -552,7 +562,7 @@ BAD_INPUTS = [
     BadInput("configs", lambda: transfer(pcm_params=pcm_params_with(verify_tolerance_us=float("nan"))), RuntimeError, "pcm_params[verify_tolerance_us]: expected a finite number"),
     BadInput("configs", lambda: transfer(pcm_params=pcm_params_with(approach_fraction=1.5)), RuntimeError, "pcm_params[approach_fraction]: expected a number in (0, 1]"),
     BadInput("configs", lambda: transfer(pcm_params=pcm_params_with(target_clip_us=30)), RuntimeError, "pcm_params: expected g_reset_us < target_clip_us <= g_max_us"),
-    BadInput("configs", lambda: transfer(cap_params=CAP_PARAMS * 2), RuntimeError, "capacitor_params: expected 13 values, got 26"),
+    BadInput("configs", lambda: transfer(cap_params=CAP_PARAMS * 2), RuntimeError, "capacitor_params: expected 16 values, got 32"),
     BadInput("configs", lambda: transfer(cap_params=cap_params_with(max_pulses=200)), RuntimeError, "capacitor_params[max_pulses]: expected an integer in"),
     BadInput("configs", lambda: transfer(cap_params=cap_params_with(v_init_v=-0.5)), RuntimeError, "capacitor_params: expected v_min_v < v_init_v < v_max_v"),
     BadInput("configs", lambda: ops.transfer(G, G, V, VAR, RNG, 1, pcm=Capacitor3T1C()), TypeError, "pcm: expected a PCMDevice, got Capacitor3T1C"),
@@ -653,9 +663,12 @@ BAD_INPUTS = [
     BadInput("configs", lambda: UnitCell(polarity_inversion=None), TypeError, "polarity_inversion: expected a bool, got NoneType None"),
     BadInput("configs", lambda: UnitCell(weight_range_fraction=0.0), ValueError, "weight_range_fraction: expected a finite number in (0, 1], got 0.0"),
     BadInput("configs", lambda: UnitCell(weight_range_fraction=1.01), ValueError, "weight_range_fraction: expected a finite number in (0, 1], got 1.01"),
-    # the capacitor may carry two offsets; it can rise only g(1 V) - g_shared = 10.78 - 0.88 = 9.9 uS
-    BadInput("configs", lambda: UnitCell(offset_us=5.0), ValueError, "offset_us: expected <= half the capacitor's upward swing g(v_max_v) - g_shared_us (9.9 uS), got 5.0"),
-    BadInput("configs", lambda: UnitCell(offset_us=2.0, capacitor=Capacitor3T1C(k_us_per_v2=2.0)), ValueError, "offset_us: expected <= half the capacitor's upward swing g(v_max_v) - g_shared_us (0.9 uS), got 2.0"),
+    # the capacitor may carry two offsets; it can rise only g(1 V) - g_shared = 35 - 10 = 25 uS
+    BadInput("configs", lambda: UnitCell(offset_us=13.0), ValueError, "offset_us: expected <= half the capacitor's upward swing g(v_max_v) - g_shared_us (25 uS), got 13.0"),
+    BadInput("configs", lambda: UnitCell(offset_us=2.0, capacitor=Capacitor3T1C(k_us_per_v2=2.0)), ValueError, "offset_us: expected <= half the capacitor's upward swing g(v_max_v) - g_shared_us (1 uS), got 2.0"),
+    BadInput("configs", lambda: Capacitor3T1C(read_exponent=0.5), ValueError, "read_exponent"),
+    BadInput("configs", lambda: Capacitor3T1C(down_up_ratio=0.0), ValueError, "down_up_ratio"),
+    BadInput("configs", lambda: Capacitor3T1C(step_slope_per_v=-0.1), ValueError, "step_slope_per_v"),
     # a nested config is validated at its own construction, before the UnitCell sees it
     BadInput("configs", lambda: UnitCell(capacitor=Capacitor3T1C(tau_s=-1.0)), ValueError, "tau_s: expected a finite number > 0, got -1.0"),
 

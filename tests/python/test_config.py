@@ -33,7 +33,8 @@ def test_defaults_match_physics_md():
 
     cap = Capacitor3T1C()
     assert (cap.v_min_v, cap.v_max_v, cap.v_init_v, cap.v_leak_v, cap.tau_s) == (0.0, 1.0, 0.5, 0.8, 1.0)
-    assert (cap.v_t_v, cap.v_t_sigma_v, cap.k_us_per_v2, cap.dv_pulse_v) == (0.3, 0.02, 22.0, 0.004)
+    assert (cap.v_t_v, cap.v_t_sigma_v, cap.k_us_per_v2, cap.dv_pulse_v) == (0.3, 0.02, 50.0, 0.001)
+    assert (cap.read_exponent, cap.down_up_ratio, cap.step_slope_per_v) == (1.0, 1.0, 0.1)
     assert (cap.mismatch_sigma, cap.c2c_sigma, cap.rail_margin_v, cap.soft_bounds) == (0.1, 0.1, 0.05, False)
 
     cell = UnitCell()
@@ -46,17 +47,25 @@ def test_defaults_match_physics_md():
 
 def test_derived_capacitor_values():
     cap = Capacitor3T1C()
-    assert cap.g_shared_us == pytest.approx(0.88)  # 22 * 0.2^2; PHYSICS.md: "about 0.9 uS"
-    assert cap.read_conductance_us(1.0) == pytest.approx(10.78)  # 22 * 0.7^2; PHYSICS.md: "about 10.8 uS"
+    # The calibrated triode read curve (docs/physics.md 1.11): g = 50 uS/V (V_C - 0.3 V).
+    assert cap.g_shared_us == pytest.approx(10.0)
+    assert cap.read_conductance_us(1.0) == pytest.approx(35.0)
     assert cap.read_conductance_us(0.2) == 0.0  # below threshold
-    assert cap.read_conductance_us(0.5, v_t_v=0.32) == pytest.approx(22.0 * 0.18**2)  # a cell's own V_T
-    assert cap.dg_per_pulse_us == pytest.approx(2 * 22 * 0.2 * 0.004)
+    assert cap.read_conductance_us(0.5, v_t_v=0.32) == pytest.approx(50.0 * 0.18)  # a cell's own V_T
+    assert cap.dg_per_pulse_us == pytest.approx(50.0 * 0.001)
+    assert (cap.pulses_to_rail(up=True), cap.pulses_to_rail(up=False)) == (pytest.approx(450.0), pytest.approx(200.0))
+    square = Capacitor3T1C(k_us_per_v2=22.0, read_exponent=2.0, dv_pulse_v=0.004)  # the former square law
+    assert square.g_shared_us == pytest.approx(0.88)
+    assert square.dg_per_pulse_us == pytest.approx(2 * 22 * 0.2 * 0.004)
 
 
 def test_derived_values_follow_the_fields():
-    cap = Capacitor3T1C(k_us_per_v2=10, v_t_v=0.1, dv_pulse_v=0.01)
+    cap = Capacitor3T1C(k_us_per_v2=10, v_t_v=0.1, dv_pulse_v=0.01, read_exponent=2.0)
     assert cap.g_shared_us == pytest.approx(10 * 0.4**2)
     assert cap.dg_per_pulse_us == pytest.approx(2 * 10 * 0.4 * 0.01)
+    cap = Capacitor3T1C(k_us_per_v2=10, v_t_v=0.1, dv_pulse_v=0.01, read_exponent=1.5)
+    assert cap.g_shared_us == pytest.approx(10 * 0.4**1.5)
+    assert cap.dg_per_pulse_us == pytest.approx(1.5 * 10 * 0.4**0.5 * 0.01)
 
 
 def test_ints_for_floats_are_stored_as_float():
@@ -114,8 +123,8 @@ def test_cross_field_checks_accept_consistent_changes():
     pcm = PCMDevice(g_max_us=15.0, target_clip_us=12.0)
     assert pcm.target_clip_us == 12.0
     cap = Capacitor3T1C(v_min_v=-1.0, v_max_v=1.0, v_init_v=0.0, v_leak_v=-1.0, v_t_v=-0.2)
-    assert cap.g_shared_us == pytest.approx(22.0 * 0.04)
-    assert UnitCell(offset_us=4.9).offset_us == 4.9  # twice that is just below the 9.9 uS swing
+    assert cap.g_shared_us == pytest.approx(50.0 * 0.2)
+    assert UnitCell(offset_us=12.4).offset_us == 12.4  # twice that is just below the 25 uS swing
 
 
 # ---------------------------------------------------------------------------------------------

@@ -91,9 +91,11 @@ def test_in_situ_weights_move_only_through_the_devices():
     assert stats["0"]["pulses"] > 0 and stats["0"]["programming_pulses"] > 0
     assert math.isclose(stats["0"]["simulated_seconds"], 320 * 1e-6, rel_tol=1e-9)
     layer = model[0]
+    tile = layer.tiles["weight"][0]
     expected = analogtorch.ops.unit_cell_weight(
-        layer.tiles["weight"][0].g_plus_us, layer.tiles["weight"][0].g_minus_us, layer.tiles["weight"][0].v_c, layer.tiles["weight"][0].variation, int(layer.tiles["weight"][0].polarity),
-        gain_f=3.0, scale_us_per_unit=float(layer.tiles["weight"][0].scale_us_per_unit),
+        tile.g_plus_us, tile.g_minus_us, tile.v_c, tile.variation, int(tile.polarity),
+        gain_f=3.0, scale_us_per_unit=float(tile.scale_us_per_unit), v_shared=tile.v_shared,
+        variation_shared=tile.variation_shared,
     )  # fmt: skip
     assert torch.equal(layer.weight.detach(), expected)
 

@@ -1,8 +1,10 @@
 // The 3T1C cell: capacitor voltage V_C updated by pulses, leaking between steps, read through a
-// transistor as g(V_C). PHYSICS.md section 1 (Ambrogio et al. 2018, Extended Data Figs 2 and 7).
-// Voltages in V, conductances in uS, times in s.
+// transistor as g(V_C). docs/physics.md section 1 (Ambrogio et al. 2018, Extended Data Figs 2, 9, 10).
+// The shared reference g_shared is a 3T1C cell of the same kind (same laws, its own threshold), never
+// pulsed. Voltages in V, conductances in uS, times in s.
 #pragma once
 
+#include <math.h>
 #include <stdint.h>
 
 #include "analogtorch/detmath.h"
@@ -17,8 +19,11 @@ struct Params {
   float v_init_v;           // V_C after a transfer
   float v_t_v;              // nominal read-transistor threshold
   float v_t_sigma_v;        // per-cell threshold spread
-  float k_us_per_v2;        // read-curve gain
-  float dv_pulse_v;         // nominal step of one pulse
+  float k_us_per_v2;        // read-curve gain, uS / V^read_exponent
+  float read_exponent;      // alpha of g = k (V_C - V_T)^alpha, in [1, 2]: 1 triode (linear), 2 square law
+  float dv_pulse_v;         // nominal step of one up pulse at v_init
+  float down_up_ratio;      // nominal down step / nominal up step (pull-down vs pull-up source)
+  float step_slope_per_v;   // relative change of a step per volt of its pulling transistor's headroom
   float mismatch_sigma;     // per-cell spread of the up and down factors
   float c2c_sigma;          // per-pulse spread
   float rail_margin_v;      // hard bounds: the step falls to zero within this distance of the rail
@@ -51,28 +56,58 @@ ANALOGTORCH_HD Cell decode_cell(const int8_t* variation, const Params& p) {
           p.v_t_v + p.v_t_sigma_v * dequantize_standard_normal(variation[2])};
 }
 
-// Read curve g(V_C) = k max(V_C - V_T, 0)^2: small at 0.5 V, growing above it. Templated so that
-// the differentiable unit_cell_weight op can run in float64 for gradcheck.
+// x^a for x >= 0 and a in [0, 2]. The exponents 0, 1 and 2 are exact; others go through detmath
+// (float, bit-identical on every backend) or libm (float64: the gradcheck path only).
+ANALOGTORCH_HD float power(float x, float a) {
+  if (a == 0.0f) return 1.0f;
+  if (a == 1.0f) return x;
+  if (a == 2.0f) return x * x;
+  return x > 0.0f ? detmath::pow_pos(x, a) : 0.0f;
+}
+ANALOGTORCH_HD double power(double x, double a) {
+  if (a == 0.0) return 1.0;
+  if (a == 1.0) return x;
+  if (a == 2.0) return x * x;
+  return x > 0.0 ? ::pow(x, a) : 0.0;
+}
+
+// Read curve g(V_C) = k max(V_C - V_T, 0)^alpha (the alpha-power law of a MOSFET; alpha = 1 is the
+// channel conductance in the triode region, alpha = 2 the square law). Templated so that the
+// differentiable unit_cell_weight op can run in float64 for gradcheck.
 template <typename T>
-ANALOGTORCH_HD T read_conductance_us(T v_c_v, T v_t_v, T k_us_per_v2) {
+ANALOGTORCH_HD T read_conductance_us(T v_c_v, T v_t_v, T k_us_per_v2, T exponent) {
   const T overdrive = v_c_v > v_t_v ? v_c_v - v_t_v : T(0);
-  return k_us_per_v2 * overdrive * overdrive;
+  return k_us_per_v2 * power(overdrive, exponent);
 }
 
-// Slope dg/dV_C of the read curve.
+// Slope dg/dV_C of the read curve: alpha k overdrive^(alpha - 1) above V_T, 0 at and below it.
 template <typename T>
-ANALOGTORCH_HD T read_slope_us_per_v(T v_c_v, T v_t_v, T k_us_per_v2) {
-  return T(2) * k_us_per_v2 * (v_c_v > v_t_v ? v_c_v - v_t_v : T(0));
+ANALOGTORCH_HD T read_slope_us_per_v(T v_c_v, T v_t_v, T k_us_per_v2, T exponent) {
+  if (!(v_c_v > v_t_v)) return T(0);
+  return exponent * k_us_per_v2 * power(v_c_v - v_t_v, exponent - T(1));
 }
 
-// How much of the nominal step a pulse moves V_C, by distance to the rail it moves toward.
+// The voltage at which the nominal read curve (threshold v_t_v) gives g_us: the periphery's inverse,
+// which knows no cell's own threshold.
+ANALOGTORCH_HD float voltage_for_conductance(float g_us, const Params& p) {
+  const float ratio = detmath::fmax_(g_us, 0.0f) / p.k_us_per_v2;
+  const float overdrive = p.read_exponent == 1.0f   ? ratio
+                          : p.read_exponent == 2.0f ? detmath::sqrt(ratio)
+                          : (ratio > 0.0f ? detmath::pow_pos(ratio, 1.0f / p.read_exponent) : 0.0f);
+  return detmath::clamp(p.v_t_v + overdrive, p.v_min_v, p.v_max_v);
+}
+
+// How much of the nominal step a pulse moves V_C at V_C (ED Fig 10: the step depends on V_C, with
+// separate up and down curves). The pulling transistor's current grows with its headroom, the
+// distance to the rail it pulls toward (channel-length modulation: 1 + slope (room - room at
+// v_init)), and falls to zero at that rail: linearly within rail_margin_v (hard bounds) or across
+// the whole span from v_init (soft bounds).
 ANALOGTORCH_HD float step_scale(float v_c_v, bool up, const Params& p) {
   const float room = up ? p.v_max_v - v_c_v : v_c_v - p.v_min_v;
-  if (p.soft_bounds) {
-    const float span = up ? p.v_max_v - p.v_init_v : p.v_init_v - p.v_min_v;
-    return detmath::clamp(room / span, 0.0f, 1.0f);
-  }
-  return detmath::clamp(room / p.rail_margin_v, 0.0f, 1.0f);
+  const float span = up ? p.v_max_v - p.v_init_v : p.v_init_v - p.v_min_v;
+  const float headroom = detmath::fmax_(1.0f + p.step_slope_per_v * (room - span), 0.0f);
+  const float edge = detmath::clamp(room / (p.soft_bounds ? span : p.rail_margin_v), 0.0f, 1.0f);
+  return headroom * edge;
 }
 
 // Signed pulse count for a requested conductance change: stochastic rounding of
@@ -85,22 +120,31 @@ ANALOGTORCH_HD int pulses_for(float request_us, const Params& p, float u) {
   return n;
 }
 
-// Applies n signed pulses within the rails. Far from the rail it moves toward, a pulse's step does
-// not depend on V_C, so the n steps dv f (1 + c2c z_k) sum to n dv f + dv f c2c sqrt(n) Z: the same
-// distribution from one normal instead of n (the truncation of a step at 0 lies 1/c2c = 10 sigma
-// out). Near the rail, and with soft bounds, the pulses are applied one at a time.
+// Applies n signed pulses within the rails. Far from the rail it moves toward, a pulse's step varies
+// with V_C only through the gentle headroom slope, so the n steps dv f s (1 + c2c z_k) sum to
+// n dv f s_mid + dv f s_mid c2c sqrt(n) Z, with s_mid the step scale where the mean pulse starts,
+// (n - 1) / 2 steps away (exact for a constant step, second order in the slope): the same distribution from one normal
+// instead of n (the truncation of a step at 0 lies 1/c2c = 10 sigma out). Near the rail, and with
+// soft bounds, the pulses are applied one at a time.
 ANALOGTORCH_HD float apply_pulses(float v_c_v, int n, const Cell& cell, const Params& p, RandomCursor& noise) {
   const bool up = n > 0;
   const int count = up ? n : -n;
-  const float factor = up ? cell.up : cell.down;
+  const float factor = up ? cell.up : cell.down * p.down_up_ratio;
   const float nominal = p.dv_pulse_v * factor;
   if (!p.soft_bounds && count > 0) {
-    // A generous bound on the excursion: every step at 1 + 6 c2c of its mean.
-    const float reach = static_cast<float>(count) * nominal * (1.0f + 6.0f * p.c2c_sigma);
+    // A generous bound on the excursion: every step at 1 + 6 c2c of its mean, at the largest
+    // headroom factor the range allows.
+    const float span = up ? p.v_max_v - p.v_init_v : p.v_init_v - p.v_min_v;
+    const float widest = 1.0f + p.step_slope_per_v * detmath::fmax_(p.v_max_v - p.v_min_v - span, 0.0f);
+    const float reach = static_cast<float>(count) * nominal * widest * (1.0f + 6.0f * p.c2c_sigma);
     const bool clear = up ? v_c_v + reach <= p.v_max_v - p.rail_margin_v : v_c_v - reach >= p.v_min_v + p.rail_margin_v;
     if (clear) {
-      const float spread = nominal * p.c2c_sigma * detmath::sqrt(static_cast<float>(count));
-      const float total = detmath::fmax_(static_cast<float>(count) * nominal + spread * noise.normal(), 0.0f);
+      const float first = nominal * step_scale(v_c_v, up, p);
+      // The k-th pulse (k = 0 .. n-1) starts about k steps away: the mean step is at (n - 1) / 2.
+      const float half_way = 0.5f * static_cast<float>(count - 1) * first;
+      const float mean = nominal * step_scale(up ? v_c_v + half_way : v_c_v - half_way, up, p);
+      const float spread = mean * p.c2c_sigma * detmath::sqrt(static_cast<float>(count));
+      const float total = detmath::fmax_(static_cast<float>(count) * mean + spread * noise.normal(), 0.0f);
       return detmath::clamp(up ? v_c_v + total : v_c_v - total, p.v_min_v, p.v_max_v);
     }
   }

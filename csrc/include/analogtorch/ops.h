@@ -28,10 +28,11 @@ struct PcmParams {
 };
 
 struct CapacitorParams {
-  double v_min_v = 0.0, v_max_v = 1.0, v_init_v = 0.5, v_t_v = 0.3, v_t_sigma_v = 0.02, k_us_per_v2 = 22.0;
-  double dv_pulse_v = 0.004, mismatch_sigma = 0.1, c2c_sigma = 0.1, rail_margin_v = 0.05;
+  double v_min_v = 0.0, v_max_v = 1.0, v_init_v = 0.5, v_t_v = 0.3, v_t_sigma_v = 0.02, k_us_per_v2 = 50.0;
+  double dv_pulse_v = 0.001, mismatch_sigma = 0.1, c2c_sigma = 0.1, rail_margin_v = 0.05;
   bool soft_bounds = false;
   int max_pulses = 15;
+  double read_exponent = 1.0, down_up_ratio = 1.0, step_slope_per_v = 0.1;
   double v_leak_v = 0.8, tau_s = 1.0;  // leakage (not part of list())
   double g_shared_us() const;       // read curve at v_init_v, nominal threshold
   double dg_per_pulse_us() const;   // read-curve slope at v_init_v times dv_pulse_v
@@ -78,10 +79,13 @@ std::tuple<at::Tensor, at::Tensor> capacitor_update(const at::Tensor& v_c, const
 
 // One in-situ training step of 2PCM + 3T1C cells, in place: pulses for delta_w_us, leakage over
 // elapsed_s, then `weight` recomputed (in network units). Returns the pulses applied.
+// v_shared / variation_shared: the shared reference cells, shape [] or one per row of the cells
+// (leak them first with capacitor_leak); undefined: one nominal reference at v_init_v.
 at::Tensor capacitor_step_(at::Tensor& v_c, at::Tensor& weight, const at::Tensor& g_plus_us,
                            const at::Tensor& g_minus_us, const at::Tensor& variation, const at::Tensor& delta_w_us,
                            const at::Tensor& rng, int64_t polarity, double elapsed_s, double gain_f = 3.0,
-                           double scale_us_per_unit = 1.0, const CapacitorParams& params = {});
+                           double scale_us_per_unit = 1.0, const CapacitorParams& params = {},
+                           const at::Tensor& v_shared = {}, const at::Tensor& variation_shared = {});
 
 // One in-situ training step of bare PCM pairs, in place: partial-SET pulses for delta_w_us, a
 // refresh of pairs whose device passed refresh_us, then `weight` recomputed. Returns
@@ -98,14 +102,16 @@ at::Tensor capacitor_leak(const at::Tensor& v_c, double elapsed_s, double tau_s 
 // w = (F (G+ - G-) + p (g(V_C) - g_shared)) / scale.
 at::Tensor unit_cell_weight(const at::Tensor& g_plus_us, const at::Tensor& g_minus_us, const at::Tensor& v_c,
                             const at::Tensor& variation, int64_t polarity, double gain_f = 3.0,
-                            double scale_us_per_unit = 1.0, const CapacitorParams& params = {});
+                            double scale_us_per_unit = 1.0, const CapacitorParams& params = {},
+                            const at::Tensor& v_shared = {}, const at::Tensor& variation_shared = {});
 
-// The Nature 2018 transfer; returns (g_plus, g_minus, nu_plus, nu_minus, v_c, pulses, iterations).
+// The Nature 2018 transfer (re-initialise the reference to v_init_v afterwards); returns (g_plus, g_minus, nu_plus, nu_minus, v_c, pulses, iterations).
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> transfer(
     const at::Tensor& g_plus_us, const at::Tensor& g_minus_us, const at::Tensor& v_c, const at::Tensor& variation,
     const at::Tensor& rng, int64_t polarity, int64_t next_polarity, double gain_f = 3.0, double offset_us = 2.0,
     double time_since_programming_s = 0.0, const PcmParams& pcm = {}, const CapacitorParams& capacitor = {},
-    bool closed_loop = true, bool read_noise = true, bool keep_weight = true);
+    bool closed_loop = true, bool read_noise = true, bool keep_weight = true, const at::Tensor& v_shared = {},
+    const at::Tensor& variation_shared = {});
 
 // A DAC/ADC: y = Q(clip(x + noise_std * bound * N(0,1), -bound, bound)).
 at::Tensor quantize(const at::Tensor& x, const at::Tensor& rng, int64_t bits = 8, double bound = 1.0,

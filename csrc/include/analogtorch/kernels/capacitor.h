@@ -11,6 +11,49 @@
 namespace analogtorch {
 namespace kernels {
 
+// The read curve g(V_C) = k max(V_C - V_T,cell, 0)^alpha with each cell's own threshold.
+struct ReadCurve {
+  float v_t_v, v_t_sigma_v, k_us_per_v2, exponent;
+
+  static ANALOGTORCH_HD ReadCurve of(const capacitor::Params& p) {
+    return {p.v_t_v, p.v_t_sigma_v, p.k_us_per_v2, p.read_exponent};
+  }
+
+  template <typename T>
+  ANALOGTORCH_HD T threshold(const int8_t* variation) const {
+    return static_cast<T>(v_t_v) +
+           static_cast<T>(v_t_sigma_v) * static_cast<T>(capacitor::dequantize_standard_normal(variation[2]));
+  }
+
+  template <typename T>
+  ANALOGTORCH_HD T conductance_us(T v_c_v, const int8_t* variation) const {
+    return capacitor::read_conductance_us(v_c_v, threshold<T>(variation), static_cast<T>(k_us_per_v2),
+                                          static_cast<T>(exponent));
+  }
+};
+
+// The shared reference cells g_shared (ED Fig 9: 3T1C devices like the cells, with their own
+// threshold, never pulsed): one per row of `stride` cells, i.e. per output of the weight matrix
+// [out, in]; stride 0 means one reference for all cells.
+template <typename T>
+struct Reference {
+  const T* v_c;             // [rows] or a single value
+  const int8_t* variation;  // [rows, 3] (only the threshold is used)
+  int64_t stride;
+
+  ANALOGTORCH_HD int64_t row(int64_t cell) const { return stride > 0 ? cell / stride : 0; }
+
+  ANALOGTORCH_HD T conductance_us(int64_t cell, const ReadCurve& curve) const {
+    const int64_t r = row(cell);
+    return curve.conductance_us<T>(v_c[r], variation + r * capacitor::kVariationFields);
+  }
+
+  // Its conductance at v (a re-initialised reference reads g_shared(v_init)).
+  ANALOGTORCH_HD T conductance_at_us(int64_t cell, T v, const ReadCurve& curve) const {
+    return curve.conductance_us<T>(v, variation + row(cell) * capacitor::kVariationFields);
+  }
+};
+
 // Draws each cell's fixed variation. Bytes per cell: 3 written.
 struct CellVariation {
   const int64_t* rng;  // [2] (seed, step)
@@ -92,27 +135,28 @@ struct CapacitorLeak {
 };
 
 // Pass 3 of capacitor_step_, in place. Bytes per cell: 4 (V_C) + 4 (G+) + 4 (G-) + 3 (variation)
-// read; 4 (V_C) + 4 (w) written. The whole step moves 16 + 9 + 23 = 48 bytes per cell in 3 passes.
+// read (+ 7 per row for the reference, cached); 4 (V_C) + 4 (w) written. The whole step moves
+// 16 + 9 + 23 = 48 bytes per cell in 3 passes.
 struct CapacitorLeakWeight {
   float* v_c;                 // [n] in/out
   float* weight;              // [n] out: w = W_uS / scale
   const float* g_plus_us;     // [n]
   const float* g_minus_us;    // [n]
   const int8_t* variation;    // [n, 3]
-  capacitor::Params params;
+  Reference<float> reference;  // already leaked over the step
+  ReadCurve curve;
   int polarity;
   float decay;
   float v_leak_v;
   float gain_f;
-  float g_shared_us;
   float scale_us_per_unit;
 
   ANALOGTORCH_HD void operator()(int64_t i) const {
     const float v = capacitor::leak(v_c[i], decay, v_leak_v);
     v_c[i] = v;
-    const capacitor::Cell cell = capacitor::decode_cell(variation + i * capacitor::kVariationFields, params);
-    const float g = capacitor::read_conductance_us(v, cell.v_t_v, params.k_us_per_v2);
-    weight[i] = unit_cell::weight_us(g_plus_us[i], g_minus_us[i], g, polarity, gain_f, g_shared_us) / scale_us_per_unit;
+    const float g = curve.conductance_us<float>(v, variation + i * capacitor::kVariationFields);
+    const float g_shared = reference.conductance_us(i, curve);
+    weight[i] = unit_cell::weight_us(g_plus_us[i], g_minus_us[i], g, polarity, gain_f, g_shared) / scale_us_per_unit;
   }
 };
 

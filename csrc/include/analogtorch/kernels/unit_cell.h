@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "analogtorch/capacitor.h"
+#include "analogtorch/kernels/capacitor.h"
 #include "analogtorch/kernels/pcm_program.h"
 #include "analogtorch/pcm.h"
 #include "analogtorch/random.h"
@@ -12,16 +13,6 @@
 
 namespace analogtorch {
 namespace kernels {
-
-struct ReadCurve {
-  float v_t_v, v_t_sigma_v, k_us_per_v2;
-
-  template <typename T>
-  ANALOGTORCH_HD T threshold(const int8_t* variation) const {
-    return static_cast<T>(v_t_v) +
-           static_cast<T>(v_t_sigma_v) * static_cast<T>(capacitor::dequantize_standard_normal(variation[2]));
-  }
-};
 
 // w = (F (G+ - G-) + p (g(V_C) - g_shared)) / scale. Bytes per cell: 4+4+4+3 read, 4 written.
 template <typename T>
@@ -31,14 +22,15 @@ struct UnitCellWeight {
   const T* v_c;
   const int8_t* variation;  // [n, 3]
   T* weight;
+  Reference<T> reference;
   ReadCurve curve;
   int polarity;
-  T gain_f, g_shared_us, scale_us_per_unit;
+  T gain_f, scale_us_per_unit;
 
   ANALOGTORCH_HD void operator()(int64_t i) const {
-    const T v_t = curve.threshold<T>(variation + i * capacitor::kVariationFields);
-    const T g = capacitor::read_conductance_us(v_c[i], v_t, static_cast<T>(curve.k_us_per_v2));
-    weight[i] = unit_cell::weight_us(g_plus_us[i], g_minus_us[i], g, polarity, gain_f, g_shared_us) / scale_us_per_unit;
+    const T g = curve.conductance_us<T>(v_c[i], variation + i * capacitor::kVariationFields);
+    const T g_shared = reference.conductance_us(i, curve);
+    weight[i] = unit_cell::weight_us(g_plus_us[i], g_minus_us[i], g, polarity, gain_f, g_shared) / scale_us_per_unit;
   }
 };
 
@@ -60,16 +52,21 @@ struct UnitCellWeightBackward {
     const T per_unit = grad_weight[i] / scale_us_per_unit;
     grad_g_plus[i] = gain_f * per_unit;
     grad_g_minus[i] = -gain_f * per_unit;
-    grad_v_c[i] = static_cast<T>(polarity) * capacitor::read_slope_us_per_v(v_c[i], v_t, static_cast<T>(curve.k_us_per_v2)) *
+    grad_v_c[i] = static_cast<T>(polarity) *
+                  capacitor::read_slope_us_per_v(v_c[i], v_t, static_cast<T>(curve.k_us_per_v2),
+                                                 static_cast<T>(curve.exponent)) *
                   per_unit;
   }
 };
 
 // The Nature 2018 transfer, fused per cell: read W (with the 1/f noise accumulated since the
-// last programming), compute the PCM target, RESET both devices, program the one on the target's
-// side by program-and-verify, draw both devices' drift exponents, re-initialise V_C: to v_init, or
-// (keep_weight) to the voltage at which the capacitor carries what the PCM target leaves out.
-// Devices are keyed 2i (G+) and 2i+1 (G-) for their random numbers.
+// last programming, against the shared reference as it stands), compute the PCM target
+// W - p' (offset + g(v_init) - g_shared(v_init)) with the cell's and the reference's own
+// thresholds, RESET both devices, program the one on the target's side by program-and-verify,
+// draw both devices' drift exponents, re-initialise V_C: to v_init (the paper), or (keep_weight)
+// to the voltage at which the capacitor carries what the PCM target leaves out. The reference is
+// re-initialised to v_init by the caller. Devices are keyed 2i (G+) and 2i+1 (G-) for their
+// random numbers.
 // Bytes per cell: 4+4+4+3 read; 4+4+4+4+4 (G+, G-, nu+, nu-, V_C) + 4+4 (pulses, iterations) written.
 struct Transfer {
   const float* g_plus_us;
@@ -85,23 +82,26 @@ struct Transfer {
   int32_t* pulses_out;
   int32_t* iterations_out;
   pcm::ProgrammingParams programming;
+  capacitor::Params capacitor;
   ReadCurve curve;
-  float v_init_v, v_min_v, v_max_v;
-  float gain_f, g_shared_us, offset_us;
+  Reference<float> reference;
+  float gain_f, offset_us;
   int polarity, next_polarity;
   pcm::ReadTime read_time;  // of the read of W: time since the last programming
   bool closed_loop, read_noise, keep_weight;
 
   // V_C after the transfer. keep_weight: the capacitor takes over what the PCM target leaves out,
-  // p' (offset + g(v_init) - g_shared) where a device is programmed and all of W where the pair stays
-  // RESET, so that the transfer keeps W (up to programming error). The voltage comes from the
-  // nominal read curve, as the periphery knows no cell's threshold: cell variation shows as error.
-  ANALOGTORCH_HD float v_c_after(float w_us, bool pair_reset) const {
-    if (!keep_weight) return v_init_v;
-    const float g_init = capacitor::read_conductance_us(v_init_v, curve.v_t_v, curve.k_us_per_v2);
-    const float carried = pair_reset ? static_cast<float>(next_polarity) * w_us : offset_us + g_init - g_shared_us;
-    const float g = detmath::fmax_(g_shared_us + carried, 0.0f);
-    return detmath::clamp(curve.v_t_v + detmath::sqrt(g / curve.k_us_per_v2), v_min_v, v_max_v);
+  // p' (offset + g(v_init) - g_shared(v_init)) where a device is programmed, so that g must read
+  // offset + g(v_init), and all of W where the pair stays RESET, so that g must read
+  // g_shared(v_init) + p' W. The voltage comes from the nominal read curve, as the periphery knows
+  // no cell's threshold: cell variation shows as error (none for a linear curve and a programmed
+  // device, where the voltage is v_init + offset / k whatever the threshold).
+  ANALOGTORCH_HD float v_c_after(float w_us, bool pair_reset, float g_shared_init) const {
+    if (!keep_weight) return capacitor.v_init_v;
+    const float g_init_nominal =
+        capacitor::read_conductance_us(capacitor.v_init_v, curve.v_t_v, curve.k_us_per_v2, curve.exponent);
+    const float g = pair_reset ? g_shared_init + static_cast<float>(next_polarity) * w_us : g_init_nominal + offset_us;
+    return capacitor::voltage_for_conductance(g, capacitor);
   }
 
   ANALOGTORCH_HD float read_device(uint64_t device, float g_us, uint64_t seed, uint64_t step) const {
@@ -115,13 +115,14 @@ struct Transfer {
     uint64_t seed, step;
     decode_rng_state(rng, seed, step);
     const uint64_t plus = 2 * static_cast<uint64_t>(i), minus = plus + 1;
-    const float v_t = curve.threshold<float>(variation + i * capacitor::kVariationFields);
-    const float g_cap = capacitor::read_conductance_us(v_c[i], v_t, curve.k_us_per_v2);
+    const int8_t* own = variation + i * capacitor::kVariationFields;
+    const float g_cap = curve.conductance_us<float>(v_c[i], own);
     const float w_us = unit_cell::weight_us(read_device(plus, g_plus_us[i], seed, step),
                                             read_device(minus, g_minus_us[i], seed, step), g_cap, polarity, gain_f,
-                                            g_shared_us);
-    const float g_cap_init = capacitor::read_conductance_us(v_init_v, v_t, curve.k_us_per_v2);
-    const float target = unit_cell::transfer_target_us(w_us, g_cap_init, g_shared_us, next_polarity, offset_us);
+                                            reference.conductance_us(i, curve));
+    const float g_cap_init = curve.conductance_us<float>(capacitor.v_init_v, own);
+    const float g_shared_init = reference.conductance_at_us(i, capacitor.v_init_v, curve);
+    const float target = unit_cell::transfer_target_us(w_us, g_cap_init, g_shared_init, next_polarity, offset_us);
 
     // The partner device stays RESET and still conducts g_reset: the programmed device's target
     // includes it, so that F (G+ - G-) = W_t.
@@ -150,7 +151,7 @@ struct Transfer {
     g_minus_out[i] = g_out[1];
     nu_plus_out[i] = nu_out[0];
     nu_minus_out[i] = nu_out[1];
-    v_c_out[i] = v_c_after(w_us, pair_reset);
+    v_c_out[i] = v_c_after(w_us, pair_reset, g_shared_init);
     pulses_out[i] = pulses;
     iterations_out[i] = iterations;
   }
