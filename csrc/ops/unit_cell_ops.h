@@ -1,6 +1,8 @@
 // Host side of the unit-cell ops (weight, its backward, transfer) for any backend.
 #pragma once
 
+#include <cmath>
+
 #include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty_like.h>
@@ -123,11 +125,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
   const pcm::ProgrammingParams programming = params::programming(pcm_params);
   const capacitor::Params cap = params::capacitor(capacitor_params);
   // As UnitCell validates it: after a transfer the capacitor may carry up to twice the offset,
-  // which its upward swing g(v_max_v) - g_shared_us must allow.
-  const double rise = capacitor_params[1] - capacitor_params[3];
-  const double swing = capacitor_params[5] * rise * rise - g_shared_us;
+  // which its nominal upward swing g(v_max_v) - g(v_init_v) must allow.
+  const double exponent = capacitor_params[13], k = capacitor_params[5], v_t = capacitor_params[3];
+  const double swing = k * std::pow(capacitor_params[1] - v_t, exponent) - k * std::pow(capacitor_params[2] - v_t, exponent);
   TORCH_CHECK(2.0 * offset_us <= swing, "offset_us: expected <= half the capacitor's upward swing g(v_max_v) - ",
-              "g_shared_us (", swing, " uS), got ", offset_us);
+              "g(v_init_v) (", swing, " uS), got ", offset_us);
   constexpr double kG = checks::kMaxConductanceUs;
   checks::finite_values({{g_plus_us, "g_plus_us", -kG, kG},
                          {g_minus_us, "g_minus_us", -kG, kG},

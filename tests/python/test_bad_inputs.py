@@ -833,17 +833,17 @@ BAD_INPUTS = [
     BadInput("configs", lambda: Capacitor3T1C(dv_pulse_v=1e-50), ValueError, "dv_pulse_v: expected a number > 0 that float32 holds"),
     BadInput("configs", lambda: PCMDevice(g_max_us=1e39, target_clip_us=20.0), ValueError, "g_max_us: expected a number within float32's range (|x| <= 3.4028234663852886e+38), got 1e+39"),
     BadInput("configs", lambda: PCMDevice(set_step_d2d=1.0 - 1e-12), ValueError, "set_step_d2d: expected a number in [0, 1) also in float32 (it rounds to 1.0)"),
-    BadInput("configs", lambda: Capacitor3T1C(k_us_per_v2=1e-20, dv_pulse_v=1e-20), ValueError, "dv_pulse_v: expected dg_per_pulse_us = 2 k_us_per_v2 (v_init_v - v_t_v) dv_pulse_v >= 1.1754943508222875e-38"),
+    BadInput("configs", lambda: Capacitor3T1C(k_us_per_v2=1e-20, dv_pulse_v=1e-20), ValueError, "dv_pulse_v: expected dg_per_pulse_us = read_exponent k_us_per_v2 (v_init_v - v_t_v)^(read_exponent - 1) dv_pulse_v >= 1.1754943508222875e-38"),
 
     # --- raw ops: the configurations' cross-field rules and float32 limits, checked in C++ ----------
     BadInput("configs", lambda: update(params=cap_params_with(v_t_v=0.6)), RuntimeError, "capacitor_params[v_t_v]: expected < v_init_v (0.5), got 0.6"),
     BadInput("configs", lambda: update(params=cap_params_with(rail_margin_v=0.5)), RuntimeError, "capacitor_params[rail_margin_v]: expected < (v_max_v - v_min_v) / 2 (0.5), got 0.5"),
     BadInput("configs", lambda: update(params=cap_params_with(dv_pulse_v=1.0)), RuntimeError, "capacitor_params[dv_pulse_v]: expected < v_max_v - v_min_v (1), got 1"),
     BadInput("configs", lambda: update(params=cap_params_with(dg_per_pulse_us=1e-50)), RuntimeError, "capacitor_params[dg_per_pulse_us]: expected a number > 0 (in float32 at least"),
-    BadInput("configs", lambda: update(params=cap_params_with(k_us_per_v2=3e38, v_max_v=10.0)), RuntimeError, "capacitor_params[k_us_per_v2]: expected g(v_max_v) = k_us_per_v2 (v_max_v - v_t_v)^2 within float32's range"),
+    BadInput("configs", lambda: update(params=cap_params_with(k_us_per_v2=3e38, v_max_v=10.0)), RuntimeError, "capacitor_params[k_us_per_v2]: expected g(v_max_v) = k_us_per_v2 (v_max_v - v_t_v)^read_exponent within float32's range"),
     BadInput("configs", lambda: torch.ops.analogtorch.pcm_program(G, RNG, pcm_params_with(set_step_d2d=1.0), True), RuntimeError, "pcm_params[set_step_d2d]: expected a number in [0, 1)"),
     BadInput("configs", lambda: torch.ops.analogtorch.pcm_program(G, RNG, pcm_params_with(t_read_s=1e-46), True), RuntimeError, "pcm_params[t_read_s]: expected a number > 0 (in float32 at least"),
-    BadInput("configs", lambda: transfer(offset=5.0), RuntimeError, "offset_us: expected <= half the capacitor's upward swing g(v_max_v) - g_shared_us"),
+    BadInput("configs", lambda: transfer(offset=13.0), RuntimeError, "offset_us: expected <= half the capacitor's upward swing g(v_max_v) - g(v_init_v) (25 uS), got 13"),
     BadInput("values", lambda: ops.pcm_read(G, NU, RNG, 1.0, t_read_s=1e-46), RuntimeError, "t_read_s: expected a finite number > 0 (in float32 at least"),
     BadInput("values", lambda: step(v_leak_v=1.5), RuntimeError, "v_leak_v: expected a voltage within the rails [0, 1], got 1.5"),
 

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from analogtorch import presets
-from analogtorch.data import DEFAULT_FASHION_MNIST_DIR, load_image_dataset
+from analogtorch.apps.data import DEFAULT_FASHION_MNIST_DIR, load_image_dataset
 from analogtorch.nn import convert_to_analog
 from analogtorch.optim import AnalogSGD
 

@@ -476,7 +476,8 @@ def test_raw_ops_check_the_cross_field_rules_and_change_nothing(field, value, me
         torch.ops.analogtorch.capacitor_update(v_c, s["variation"], s["delta_w_us"], r, 1, params)
     with pytest.raises(RuntimeError, match=re.escape(message)):
         torch.ops.analogtorch.capacitor_step_(v_c, weight, s["g_plus_us"], s["g_minus_us"], s["variation"],
-                                              s["delta_w_us"], r, 1, params, 1e-6, 1.0, 0.8, 3.0, 0.88, 1.0)  # fmt: skip
+                                              s["delta_w_us"], r, 1, params, 1e-6, 1.0, 0.8, 3.0, torch.full((8,), 0.5),
+                                              torch.zeros((8, 3), dtype=torch.int8), 1.0)  # fmt: skip
     _assert_same(before, v_c, weight, s["delta_w_us"], r)
 
 

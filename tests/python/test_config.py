@@ -230,7 +230,8 @@ def test_configs_at_float32_limits_hold_in_float32_or_are_refused_by_name(data):
         rounded = as_float32(value)
         assert math.isfinite(rounded), f"{name}={value!r} overflows float32"
         if value > 0 and name not in ("set_step_c2c", "v_t_sigma_v", "mismatch_sigma", "c2c_sigma", "out_noise",
-                                      "g_reset_us", "offset_us", "v_min_v", "v_max_v", "v_init_v", "v_leak_v", "v_t_v"):  # fmt: skip
+                                      "g_reset_us", "offset_us", "v_min_v", "v_max_v", "v_init_v", "v_leak_v", "v_t_v",
+                                      "set_step_d2d", "step_slope_per_v"):  # fmt: skip
             assert rounded >= FLOAT32_TINY, f"{name}={value!r} is no normal float32"
     if cls is Capacitor3T1C:
         assert as_float32(config.dg_per_pulse_us) >= FLOAT32_TINY
