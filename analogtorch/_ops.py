@@ -178,7 +178,7 @@ def pcm_program(
     device_stride: int = 1,
     device_offset: int = 0,
 ) -> ProgrammingResult:
-    """Programs PCM devices to target conductances (PHYSICS.md sections 1 and 2).
+    """Programs PCM devices to target conductances (docs/physics.md sections 1 and 2).
 
     Closed loop (default, per ``pcm.programming``): program-and-verify from RESET, targets clipped
     to ``[0, pcm.target_clip_us]``. Open loop: one shot with the programming-noise law of Joshi et
@@ -275,7 +275,7 @@ def hardware_aware_read(
     time_max_s: float = 86400.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The weights as freshly programmed PCM pairs would read at a random time after programming
-    (PHYSICS.md section 4), fused: programs each weight's pair (devices 2i and 2i+1; closed loop: the
+    (docs/physics.md section 4), fused: programs each weight's pair (devices 2i and 2i+1; closed loop: the
     weight's side to |w| + g_reset, open loop: G+ = max(w, 0), G- = max(-w, 0)), draws the drift
     exponents and drifts both devices to one time drawn log-uniformly from [time_min_s, time_max_s]
     (``time_min_s == time_max_s``: that time).
@@ -487,7 +487,7 @@ def transfer(
     v_shared: torch.Tensor | None = None,
     variation_shared: torch.Tensor | None = None,
 ) -> TransferResult:
-    """The Nature 2018 transfer of each cell's weight into its PCM pair (PHYSICS.md section 1).
+    """The Nature 2018 transfer of each cell's weight into its PCM pair (docs/physics.md section 1).
 
     Reads W = F (G+ - G-) + p (g(V_C) - g_shared) (with the 1/f noise accumulated over
     ``time_since_programming_s``; the shared reference as in :func:`unit_cell_weight`, read as it

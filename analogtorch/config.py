@@ -1,12 +1,12 @@
 """Configuration of the simulated hardware: frozen, validated dataclasses.
 
 - ``PCMDevice``: one phase-change-memory device and how it is programmed (closed-loop
-  program-and-verify or open loop), drifts and is read (PHYSICS.md sections 1 and 2).
+  program-and-verify or open loop), drifts and is read (docs/physics.md sections 1 and 2).
 - ``Capacitor3T1C``: the 3-transistor-1-capacitor cell: capacitor voltage range, leakage, the read
-  curve g(V_C) and the update pulses (PHYSICS.md section 1).
+  curve g(V_C) and the update pulses (docs/physics.md section 1).
 - ``UnitCell``: the 2PCM + 3T1C synapse of Ambrogio et al. 2018: the two above plus gain, transfer
   offset, transfer interval and polarity inversion.
-- ``Periphery``: input DAC, output ADC and output noise of a crossbar read (PHYSICS.md section 3).
+- ``Periphery``: input DAC, output ADC and output noise of a crossbar read (docs/physics.md section 3).
 
 Units are in field names (``_us`` microsiemens, ``_v`` volts, ``_s`` seconds) or, for dimensionless and
 network-unit fields, in the field's docstring. Every default cites its source on its own line:
@@ -160,7 +160,7 @@ def _require(condition: bool, name: str, message: str) -> None:
 
 @dataclass(frozen=True)
 class PCMDevice:
-    """One phase-change-memory device: programming, drift and read (PHYSICS.md sections 1 and 2).
+    """One phase-change-memory device: programming, drift and read (docs/physics.md sections 1 and 2).
 
     Closed-loop programming starts from RESET (``g_reset_us``) and applies partial-SET pulses of mean
     ``set_step_us * (1 - G / g_max_us)``, reading G after each pulse, until G is within
@@ -168,34 +168,34 @@ class PCMDevice:
     is one shot with the programming noise of Joshi et al. 2020.
     """
 
-    g_max_us: float = 25.0  # no public source: PHYSICS.md assumption; the scale of the Joshi et al. 2020 laws
+    g_max_us: float = 25.0  # no public source: an assumption (docs/physics.md); the scale of the Joshi et al. 2020 laws
     """Saturation conductance G_max: partial-SET steps shrink to zero as G nears it; scales the noise laws."""
 
-    g_reset_us: float = 0.1  # no public source: PHYSICS.md assumption, a RESET device conducts almost nothing
+    g_reset_us: float = 0.1  # no public source: an assumption (docs/physics.md), a RESET device conducts almost nothing
     """Conductance of a device after RESET, where programming starts."""
 
-    target_clip_us: float = 20.0  # no public source: PHYSICS.md, closed-loop control degrades above about 20 uS
+    target_clip_us: float = 20.0  # no public source: docs/physics.md, closed-loop control degrades above about 20 uS
     """Programming targets are clipped to this; must satisfy g_reset_us < target_clip_us <= g_max_us."""
 
     programming: str = "closed_loop"  # Ambrogio et al. 2018: transfers program the PCM by program-and-verify
     """``"closed_loop"`` (iterative program-and-verify) or ``"open_loop"`` (one shot, Joshi et al. 2020 noise)."""
 
-    set_step_us: float = 2.0  # no public source: PHYSICS.md assumption
+    set_step_us: float = 2.0  # no public source: an assumption (docs/physics.md)
     """dG0: mean conductance step of one partial-SET pulse from RESET; the mean is dG0 * (1 - G / g_max_us)."""
 
-    set_step_c2c: float = 0.5  # no public source: PHYSICS.md assumption ("about half the mean")
+    set_step_c2c: float = 0.5  # no public source: an assumption (docs/physics.md) ("about half the mean")
     """Cycle-to-cycle spread of a step, as a fraction of its mean (dimensionless, >= 0)."""
 
-    set_step_d2d: float = 0.2  # no public source: PHYSICS.md assumption
+    set_step_d2d: float = 0.2  # no public source: an assumption (docs/physics.md)
     """Device-to-device spread of dG0, as a fraction of set_step_us (dimensionless, in [0, 1))."""
 
-    verify_tolerance_us: float = 0.5  # no public source: PHYSICS.md assumption
+    verify_tolerance_us: float = 0.5  # no public source: an assumption (docs/physics.md)
     """Programming stops once |G - target| <= this; an overshoot beyond it means RESET and retry."""
 
-    max_iterations: int = 20  # no public source: PHYSICS.md assumption
+    max_iterations: int = 20  # no public source: an assumption (docs/physics.md)
     """Most program-and-verify iterations (verify reads, each followed by a pulse if short) per attempt (>= 1)."""
 
-    max_resets: int = 2  # no public source: PHYSICS.md assumption
+    max_resets: int = 2  # no public source: an assumption (docs/physics.md)
     """Most RESET-and-restart retries after an overshoot (>= 0)."""
 
     approach_fraction: float = 0.5  # no public source: usual program-and-verify; rare overshoots at 50% c2c
@@ -257,28 +257,28 @@ class Capacitor3T1C:
     ``v_leak_v`` with time constant ``tau_s``.
     """
 
-    v_min_v: float = 0.0  # no public source: PHYSICS.md assumption, the rails of a 1 V supply
+    v_min_v: float = 0.0  # no public source: an assumption (docs/physics.md), the rails of a 1 V supply
     """Lower rail of V_C."""
 
-    v_max_v: float = 1.0  # no public source: PHYSICS.md assumption, the rails of a 1 V supply
+    v_max_v: float = 1.0  # no public source: an assumption (docs/physics.md), the rails of a 1 V supply
     """Upper rail of V_C."""
 
-    v_init_v: float = 0.5  # Ambrogio et al. 2018 (PHYSICS.md section 1): V_C is re-initialised to 0.5 V
+    v_init_v: float = 0.5  # Ambrogio et al. 2018 (docs/physics.md section 1): V_C is re-initialised to 0.5 V
     """V_C at construction and after every transfer; must lie strictly between the rails."""
 
-    v_leak_v: float = 0.8  # Ambrogio et al. 2018 (PHYSICS.md section 1)
+    v_leak_v: float = 0.8  # Ambrogio et al. 2018 (docs/physics.md section 1)
     """Voltage V_C leaks toward; within the rails."""
 
-    tau_s: float = 1.0  # no public source: PHYSICS.md assumption (no confirmed value)
+    tau_s: float = 1.0  # no public source: an assumption (docs/physics.md) (no confirmed value)
     """Leakage time constant: V_C <- v_leak + (V_C - v_leak) exp(-dt / tau)."""
 
-    seconds_per_example_s: float = 1e-6  # Ambrogio et al. 2018's projected hardware pace (PHYSICS.md: an assumption)
+    seconds_per_example_s: float = 1e-6  # Ambrogio et al. 2018's projected hardware pace (docs/physics.md: an assumption)
     """Simulated time per training example; a step's leakage time dt is this times the examples in it."""
 
     v_t_v: float = 0.3  # assumption (docs/physics.md 1.11): 0.2 V below v_init, 200 down pulses of room to g = 0
     """Nominal threshold voltage V_T of the read transistor; must be below v_init_v."""
 
-    v_t_sigma_v: float = 0.02  # no public source: PHYSICS.md assumption
+    v_t_sigma_v: float = 0.02  # no public source: an assumption (docs/physics.md)
     """Per-cell standard deviation of V_T."""
 
     k_us_per_v2: float = 50.0  # calibrated (docs/physics.md 1.11): k dv = 0.05 uS per pulse, ED Fig 2's 1,000 pulses
@@ -297,13 +297,13 @@ class Capacitor3T1C:
     """Relative change of a step per volt of headroom of its pulling transistor (>= 0): the up step
     shrinks as V_C rises, the down step as it falls (ED Fig 10: separate V_C-dependent curves)."""
 
-    mismatch_sigma: float = 0.1  # no public source: PHYSICS.md assumption (transistor mismatch)
+    mismatch_sigma: float = 0.1  # no public source: an assumption (docs/physics.md) (transistor mismatch)
     """Per-cell up and down step factors are each N(1, mismatch_sigma), fixed at construction (dimensionless)."""
 
-    c2c_sigma: float = 0.1  # no public source: PHYSICS.md assumption
+    c2c_sigma: float = 0.1  # no public source: an assumption (docs/physics.md)
     """Per-pulse relative spread: each step is multiplied by (1 + c2c_sigma N(0, 1)) (dimensionless)."""
 
-    rail_margin_v: float = 0.05  # no public source: PHYSICS.md assumption (the paper reports near-linear updates)
+    rail_margin_v: float = 0.05  # no public source: an assumption (docs/physics.md) (the paper reports near-linear updates)
     """The step falls to zero only within this distance of the rail it moves toward."""
 
     soft_bounds: bool = False  # Ambrogio et al. 2018 report near-linear updates; soft bounds are a study option
@@ -401,7 +401,7 @@ class Capacitor3T1C:
 
 @dataclass(frozen=True)
 class UnitCell:
-    """The 2PCM + 3T1C synapse of Ambrogio et al. 2018 (PHYSICS.md section 1).
+    """The 2PCM + 3T1C synapse of Ambrogio et al. 2018 (docs/physics.md section 1).
 
     W_uS = gain_f * (G+ - G-) + p * (g(V_C) - g_shared), p = +-1 flipped at every transfer when
     ``polarity_inversion``. Every ``transfer_every`` examples the weight moves into the PCM pair, whose
@@ -414,10 +414,10 @@ class UnitCell:
     capacitor: Capacitor3T1C = field(default_factory=Capacitor3T1C)
     """The 3T1C cell and its shared reference."""
 
-    gain_f: float = 3.0  # no public source: PHYSICS.md, F is not confirmed from the paper
+    gain_f: float = 3.0  # no public source: docs/physics.md, F is not confirmed from the paper
     """F: gain of the PCM pair over the capacitor pair (dimensionless)."""
 
-    offset_us: float = 2.0  # Ambrogio et al. 2018 transfer rule (value as in PHYSICS.md section 1)
+    offset_us: float = 2.0  # Ambrogio et al. 2018 transfer rule (value as in docs/physics.md section 1)
     """Transfer offset: the PCM target leaves the capacitor this much room in the direction of the next polarity."""
 
     transfer_every: int = 8000  # Ambrogio et al. 2018 (MNIST)
@@ -426,13 +426,13 @@ class UnitCell:
     polarity_inversion: bool = True  # Ambrogio et al. 2018 (also IBM patent US 11,074,499)
     """Whether the capacitor pair's polarity p flips at every transfer, cancelling its up/down asymmetry."""
 
-    weight_range_fraction: float = 0.5  # no public source: PHYSICS.md "Network-unit mapping", about half the range
+    weight_range_fraction: float = 0.5  # no public source: docs/physics.md section 1 (network-unit mapping), about half the range
     """Fraction of the PCM pair's range that a layer's initial weights use; sets scale_uS_per_unit (in (0, 1])."""
 
-    transfer_keeps_weight: bool = True  # our reading of PHYSICS.md transfer steps 2-3 (see the docstring)
+    transfer_keeps_weight: bool = True  # our reading of docs/physics.md section 1.3, steps 2-3 (see the docstring)
     """After a transfer V_C is set so that the capacitor carries what the PCM target left out (p' offset_us,
     or all of W where the pair stays RESET): the transfer keeps W. False: V_C returns to v_init_v, so each
-    transfer moves every weight by -p' offset_us and training has to win it back (PHYSICS.md step 3 read
+    transfer moves every weight by -p' offset_us and training has to win it back (docs/physics.md section 1.3 step 3 read
     literally; 4 points of test accuracy lost in 2-epoch Fashion-MNIST runs)."""
 
     def __post_init__(self) -> None:

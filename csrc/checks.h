@@ -184,7 +184,7 @@ inline void pcm_devices_args(const at::Tensor& conductance_us, const at::Tensor&
   positive(g_max_us, "g_max_us");
   positive(t0_s, "t0_s");
   positive(t_read_s, "t_read_s");
-  // Programmed devices hold [0, G_max] and drift with exponents in [0, 1] (PHYSICS.md section 1):
+  // Programmed devices hold [0, G_max] and drift with exponents in [0, 1] (docs/physics.md section 1):
   // outside, drift and read noise could overflow.
   finite_values({{conductance_us, "conductance_us", 0.0, g_max_us}, {drift_nu, "drift_nu", 0.0, 1.0}});
 }

@@ -8,7 +8,7 @@
 #include <torch/library.h>
 
 TORCH_LIBRARY(analogtorch, m) {
-  // PCM devices (PHYSICS.md sections 1 and 2).
+  // PCM devices (docs/physics.md sections 1 and 2).
   m.def(
       "pcm_program(Tensor target_us, Tensor rng, float[] pcm_params, bool closed_loop, int device_stride=1, "
       "int device_offset=0) -> "
@@ -29,7 +29,7 @@ TORCH_LIBRARY(analogtorch, m) {
       "float[] pcm_params, float gain_f, float scale_us_per_unit, float amplitude, int max_pulses, float refresh_us) "
       "-> (Tensor pulses, Tensor refreshed)");
 
-  // The 3T1C capacitor cell (PHYSICS.md section 1). v_shared / variation_shared: the shared
+  // The 3T1C capacitor cell (docs/physics.md section 1). v_shared / variation_shared: the shared
   // reference cells, shape [] or one per row of the cells (their shape without the last dimension).
   m.def("cell_variation(Tensor rng, int[] shape) -> Tensor");
   m.def(
@@ -58,7 +58,7 @@ TORCH_LIBRARY(analogtorch, m) {
       "(Tensor g_plus_us, Tensor g_minus_us, Tensor nu_plus, Tensor nu_minus, Tensor v_c, Tensor pulses, "
       "Tensor iterations)");
 
-  // Periphery: DAC/ADC quantisation and output noise (PHYSICS.md section 3).
+  // Periphery: DAC/ADC quantisation and output noise (docs/physics.md section 3).
   m.def("quantize(Tensor x, Tensor rng, int bits, float bound, float noise_std) -> Tensor");
   m.def("quantize_backward(Tensor grad_y, Tensor x, float bound) -> Tensor");
 }

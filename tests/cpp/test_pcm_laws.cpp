@@ -1,4 +1,4 @@
-// The PCM inference laws (PHYSICS.md section 2) at their edges and in their trends.
+// The PCM inference laws (docs/physics.md section 2) at their edges and in their trends.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -1,6 +1,6 @@
 """The 3T1C capacitor ops: cell_variation, capacitor_update, capacitor_leak, capacitor_step_.
 
-Checked against PHYSICS.md section 1: the per-cell variation is a quantised standard normal, pulse
+Checked against docs/physics.md section 1: the per-cell variation is a quantised standard normal, pulse
 counts are an unbiased stochastic rounding of request / dg_per_pulse, each pulse moves V_C by
 dv_pulse_v times the cell's up or down factor times (1 + c2c_sigma N(0,1)), the step falls to zero
 within rail_margin_v of the rail it moves toward (or shrinks over the range with soft bounds), V_C

@@ -1,4 +1,4 @@
-"""analogtorch.config: defaults (PHYSICS.md), derived values, the format of validation messages and
+"""analogtorch.config: defaults (docs/physics.md), derived values, the format of validation messages and
 the edge values accepted (the values refused are in test_bad_inputs.py)."""
 
 import re

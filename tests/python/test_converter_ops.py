@@ -1,4 +1,4 @@
-"""The converter op (DAC/ADC) quantize and its straight-through backward, PHYSICS.md section 3.
+"""The converter op (DAC/ADC) quantize and its straight-through backward, docs/physics.md section 3.
 
     y = Q(clip(x + noise_std * bound * N(0,1), -bound, bound)),  Q: round to the nearest of
     k * bound / (2^(bits-1) - 1), k integer (bits = 0: no rounding); NaN propagates.

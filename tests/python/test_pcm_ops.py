@@ -1,4 +1,4 @@
-"""pcm_program and pcm_read: statistics against PHYSICS.md section 2, determinism and op checks.
+"""pcm_program and pcm_read: statistics against docs/physics.md section 2, determinism and op checks.
 
 Statistical tolerances are stated per test; every draw uses a fixed seed, so a pass is repeatable.
 """

@@ -1,4 +1,4 @@
-"""The unit-cell ops: unit_cell_weight (with autograd) and transfer, PHYSICS.md section 1.
+"""The unit-cell ops: unit_cell_weight (with autograd) and transfer, docs/physics.md section 1.
 
     W_uS = F (G+ - G-) + p (g(V_C) - g_shared),  g(V) = k max(V - V_T_cell, 0)^2,
     V_T_cell = v_t_v + v_t_sigma_v * q / 32  (q: the cell's third int8 variation field)

@@ -16,7 +16,7 @@
 
 namespace analogtorch {
 
-// The device parameters, with the defaults of analogtorch.config (PHYSICS.md gives their sources).
+// The device parameters, with the defaults of analogtorch.config (docs/physics.md gives their sources).
 struct PcmParams {
   double g_max_us = 25.0, g_reset_us = 0.1, target_clip_us = 20.0;
   double set_step_us = 2.0, set_step_c2c = 0.5, set_step_d2d = 0.2;

@@ -77,7 +77,7 @@ ANALOGTORCH_HD float read_us(float g_programmed_us, float nu, const ReadTime& r,
 }
 
 // ---------------------------------------------------------------------------------------------
-// Closed-loop programming (program-and-verify), PHYSICS.md section 1, after Ambrogio et al. 2018.
+// Closed-loop programming (program-and-verify), docs/physics.md section 1, after Ambrogio et al. 2018.
 // ---------------------------------------------------------------------------------------------
 
 struct ProgrammingParams {

@@ -1,4 +1,4 @@
-// The Nature 2018 unit cell: two PCM devices and a 3T1C cell per weight (PHYSICS.md section 1).
+// The Nature 2018 unit cell: two PCM devices and a 3T1C cell per weight (docs/physics.md section 1).
 //   W_uS = F (G+ - G-) + p (g(V_C) - g_shared),   network weight w = W_uS / scale_us_per_unit
 // Transfer rule (every transfer_every examples): W_t = W - p' (offset + g(0.5 V) - g_shared);
 // both PCM devices are RESET and the one on W_t's side is programmed to |W_t| / F, unless

@@ -1,4 +1,4 @@
-// Element kernels of analogtorch::hardware_aware_read (PHYSICS.md section 4): the weights as a
+// Element kernels of analogtorch::hardware_aware_read (docs/physics.md section 4): the weights as a
 // freshly programmed PCM pair would hold them at a random time of the training window, in one pass.
 #pragma once
 

@@ -1,5 +1,5 @@
 // Element kernels of analogtorch::quantize (DAC/ADC with output noise) and its straight-through
-// backward. PHYSICS.md section 3.
+// backward. docs/physics.md section 3.
 #pragma once
 
 #include <stdint.h>
