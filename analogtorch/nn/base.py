@@ -78,7 +78,7 @@ class AnalogModule(nn.Module):
         self.tiles = nn.ModuleDict()
         self.deployed_tiles = nn.ModuleDict()
         self._groups: dict[str, int] = {}
-        self._weight_versions: dict[str, int] = {}
+        self._weight_versions: dict[str, tuple[int, int]] = {}  # name -> (id, version) of the parameter
         self._tile_count = 0  # tiles placed so far: each gets its own seed
         # Examples (leading dimension of the layer's input) read by the layer: with each tile's read
         # count, the reads per example that the energy estimate needs (a patch per read in a
@@ -135,7 +135,7 @@ class AnalogModule(nn.Module):
             param = getattr(self, name)
             for tile, matrix in zip(self.tiles[name], self._matrices(param.data, name)):
                 tile.initialize(matrix)
-            self._weight_versions[name] = param._version
+            self._weight_versions[name] = (id(param), param._version)
 
     def _check_weights_untouched(self) -> None:
         """Refuses a device-held weight that something other than the devices changed (a digital
@@ -145,7 +145,7 @@ class AnalogModule(nn.Module):
             return
         for name in self._held_names():
             param = getattr(self, name)
-            if param._version == self._weight_versions.get(name):
+            if (id(param), param._version) == self._weight_versions.get(name):
                 continue
             with torch.no_grad():
                 held = all(torch.equal(matrix, tile.device_weight()) for tile, matrix in zip(self.tiles[name], self._matrices(param, name)))
@@ -154,12 +154,22 @@ class AnalogModule(nn.Module):
                     f"{type(self).__name__}({self.config.kind}): its {name} was changed outside the devices (by a digital "
                     "optimizer or an in-place write?); train it with analogtorch.optim.AnalogSGD"
                 )
-            self._weight_versions[name] = param._version
+            self._weight_versions[name] = (id(param), param._version)
 
+    @torch.no_grad()
     def check_device_update(self, name: str, delta: torch.Tensor) -> None:
-        """Raises ValueError if the requested change of device-held ``name`` would be refused."""
-        for tile, matrix in zip(self.tiles[name], self._matrices(delta, name)):
+        """Raises ValueError if the requested change of device-held ``name`` would be refused, and
+        RuntimeError if the parameter no longer holds what the devices hold (a write through
+        ``.data``, which no version counter sees, is caught here, before any update)."""
+        self._check_weights_untouched()
+        param = getattr(self, name)
+        for tile, matrix, weight in zip(self.tiles[name], self._matrices(delta, name), self._matrices(param.detach(), name)):
             tile.check_update(matrix)
+            if not torch.equal(weight, tile.device_weight()):
+                raise RuntimeError(
+                    f"{type(self).__name__}({self.config.kind}): its {name} was changed outside the devices (a write "
+                    "through .data?); only analogtorch.optim.AnalogSGD changes device-held weights. Nothing was updated"
+                )
 
     @torch.no_grad()
     def device_update(self, name: str, delta: torch.Tensor) -> None:
@@ -169,7 +179,7 @@ class AnalogModule(nn.Module):
             raise RuntimeError(f"{type(self).__name__}: it is programmed for inference; analogtorch.unprogram(model) returns it to training")
         for tile, matrix, weight in zip(self.tiles[name], self._matrices(delta, name), self._matrices(param.data, name)):
             tile.update(matrix, weight)
-        self._weight_versions[name] = param._version
+        self._weight_versions[name] = (id(param), param._version)
 
     # ------------------------------------------------------------------------------------------
     # Reads
@@ -359,7 +369,7 @@ class AnalogModule(nn.Module):
         super()._apply(fn, recurse)
         for name in self._held_names():
             self._register_owner(name)
-            self._weight_versions[name] = getattr(self, name)._version
+            self._weight_versions[name] = (id(getattr(self, name)), getattr(self, name)._version)
         return self
 
     def __setstate__(self, state: dict) -> None:  # copy.deepcopy and unpickling
@@ -373,7 +383,7 @@ class AnalogModule(nn.Module):
         self._prepare_deployment(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
         for name in self._held_names():
-            self._weight_versions[name] = getattr(self, name)._version
+            self._weight_versions[name] = (id(getattr(self, name)), getattr(self, name)._version)
 
     def _check_incoming(self, state_dict: dict, prefix: str) -> None:
         """Refuses device state that no simulation could have produced, and a device-held weight that

@@ -169,3 +169,21 @@ def test_unit_cell_weight_refuses_second_derivatives():
     weight = ops.unit_cell_weight(g, g.clone(), v_c, variation, 1)
     (grad,) = torch.autograd.grad(weight.square().sum(), v_c)  # once is fine
     assert torch.isfinite(grad).all()
+
+
+def test_a_write_through_data_is_caught_before_the_next_update():
+    model = mlp(presets.ambrogio2018())
+    model(torch.rand(4, 6)).sum().backward()
+    model[0].weight.data[0, 0] += 0.5  # no version counter sees this
+    optimizer = AnalogSGD(model.parameters(), lr=0.1)
+    before = snapshot(model)
+    with pytest.raises(RuntimeError, match=r"its weight was changed outside the devices \(a write through .data\?\)"):
+        optimizer.step()
+    assert_unchanged(model, before)
+
+
+def test_a_parameter_shared_by_two_layers_is_refused():
+    first, second = AnalogLinear(4, 4, config=presets.ambrogio2018()), AnalogLinear(4, 4, config=presets.ambrogio2018(seed=1))
+    second.weight = first.weight  # the second layer's devices do not hold it
+    with pytest.raises(RuntimeError, match="its weight was changed outside the devices"):
+        second(torch.rand(2, 4))
