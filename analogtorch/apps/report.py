@@ -8,13 +8,20 @@ import statistics
 from pathlib import Path
 
 from ..hardware import format_quantity
-from .compare import DRIFT_COMPENSATIONS, DRIFT_PRESETS, DRIFT_TIMES_S, FULL_SETTING, QUICK
+from .compare import DRIFT_COMPENSATIONS, DRIFT_PRESETS, DRIFT_TIMES_S, ED_FIG_2, FULL_SETTING, QUICK
 
-__all__ = ["ESTIMATE_NOTE", "estimate_table", "plot", "print_table", "settings_rows", "write_report"]
+__all__ = ["ESTIMATE_NOTE", "PULSE_NOTE", "estimate_table", "plot", "print_table", "pulse_notes", "pulse_table",
+           "settings_rows", "write_report"]  # fmt: skip
 
 ESTIMATE_NOTE = (
     "Energy and time per example, estimated from the events the layers counted times per-event costs "
     "(analogtorch.hardware: every cost an assumption or a cited figure; an estimate, not a measurement):"
+)
+
+
+PULSE_NOTE = (
+    "Pulses per weight of the in-situ presets, per layer, scaled to 16,000 training images (percentiles over the "
+    "layer's weights, mean over seeds; docs/physics.md 1.12), with ED Fig 2's typical weight as the reference:"
 )
 
 
@@ -90,6 +97,9 @@ def write_report(out: Path, report: dict) -> None:
         for name, drift in drift_rows:
             cells = [" / ".join(f"{100 * drift[key][t]:.2f}" for key in DRIFT_COMPENSATIONS) for t in DRIFT_TIMES_S]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    pulses = pulse_table(report["summary"])
+    if pulses:
+        lines += ["", PULSE_NOTE, "", *pulses, "", *(f"- {note}" for note in pulse_notes(report))]
     estimates = estimate_table(report["summary"])
     if len(estimates) > 2:
         lines += ["", ESTIMATE_NOTE, "", *estimates]
@@ -100,6 +110,65 @@ def write_report(out: Path, report: dict) -> None:
 def _epoch_means(report: dict, name: str) -> list[float]:
     runs = [r for r in report["runs"] if r["preset"] == name]
     return [statistics.fmean(values) for values in zip(*(r["test_accuracy"] for r in runs))]
+
+
+def _pulses(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _spread(percentiles: dict | None) -> str:
+    if percentiles is None:
+        return "- (no update)"
+    return " / ".join(_pulses(percentiles[key]) for key in ("p10", "p50", "p90"))
+
+
+def _rail(entry: dict) -> str:
+    share, samples, at = entry["rail_share"], entry["rail_samples"], entry["rail_sampled_at"]
+    if share is None:
+        return f"- (no {at[:-1]})"
+    if at == "transfers":
+        return f"{100 * share:.2f}% at {samples} transfer{'s' if samples != 1 else ''}"
+    return f"{100 * share:.3g}% refreshed per update ({samples} updates)"
+
+
+def pulse_table(summary: dict) -> list[str]:
+    """Markdown rows: per in-situ preset and layer, the pulses per weight in all and |net| (p10 /
+    median / p90, scaled to 16,000 images) and the mean share of cells at a rail, then ED Fig 2's
+    figures for the presets that ran. No rows when no preset recorded pulses."""
+    recorded = [(name, entry["pulses"]) for name, entry in summary.items() if entry.get("pulses")]
+    if not recorded:
+        return []
+    lines = ["| preset | layer | weights | examples trained on | pulses in all: p10 / median / p90 | "
+             "abs(net): p10 / median / p90 | at a rail (mean share) |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for name, layers in recorded:
+        for layer, entry in layers.items():
+            lines.append(f"| {name} | {layer} | {entry['weights']:,} | {entry['examples']:,} | {_spread(entry['total'])} | "
+                         f"{_spread(entry['net_abs'])} | {_rail(entry)} |")  # fmt: skip
+    for name, _ in recorded:
+        if name in ED_FIG_2:
+            figure = ED_FIG_2[name]
+            lines.append(f"| ED Fig 2: {figure['what']} | a typical weight | - | 16,000 MNIST images, one update each | "
+                         f"~{figure['total']:,} (median) | ~{figure['net_abs']:,} (median) | - |")  # fmt: skip
+    return lines
+
+
+def pulse_notes(report: dict) -> list[str]:
+    """What the pulse table's numbers are, and where they cannot be compared with ED Fig 2."""
+    settings = report["settings"]
+    notes = ["Scaled linearly from each layer's examples to 16,000 images: exact for a steady pulse rate; a net "
+             "that wanders as a random walk grows as the square root, so its scaled figure overstates it."]  # fmt: skip
+    if settings["batch_size"] > 1:
+        notes.append(f"Mini-batches of {settings['batch_size']}: one update (one burst of pulses) per "
+                     f"{settings['batch_size']} examples, where ED Fig 2 counts per-example updates (--batch-size 1, "
+                     "lr 0.005: docs/physics.md 1.11); fewer pulses per image are expected.")  # fmt: skip
+    if settings["model"] != "mlp":
+        notes.append("A convolution's examples are the input vectors (patches) its tiles read, not images.")
+    notes.append("At a rail: ambrogio2018, cells whose V_C is within rail_margin_v of a rail (or at V_T, where g "
+                 "cannot fall further), just before each transfer; pcm_only, pairs with a device past the refresh "
+                 "threshold, which the update then refreshed, per update.")  # fmt: skip
+    return notes
 
 
 def estimate_table(summary: dict) -> list[str]:
@@ -203,6 +272,11 @@ def print_table(report: dict) -> None:
             if "drift" in entry:
                 row = "  ".join(f"{t} {100 * v:5.2f}%" for t, v in entry["drift"][key].items())
                 print(f"  {'':>15}  after programming, {key}: {row}")
+    pulses = pulse_table(report["summary"])
+    if pulses:
+        print("\n" + PULSE_NOTE)
+        print("\n".join(pulses))
+        print("\n".join(f"  {note}" for note in pulse_notes(report)))
     rows = estimate_table(report["summary"])
     if len(rows) > 2:
         print("\n" + ESTIMATE_NOTE)
