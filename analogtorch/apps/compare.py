@@ -49,6 +49,7 @@ __all__ = [
     "Plan",
     "add_arguments",
     "build_network",
+    "fit",
     "main",
     "prepare",
     "run",
@@ -313,26 +314,21 @@ def accuracy(model: nn.Module, data: Dataset, device: torch.device, batch: int =
     return correct / max(len(data), 1)
 
 
-def train_one(name: str, plan: Plan, seed: int) -> dict:
-    """Trains one preset with one seed; its accuracy per epoch, drift study and counted events."""
-    args, train, test = plan.args, plan.train, plan.test
+def fit(model: nn.Module, args: argparse.Namespace, train: Dataset, test: Dataset, seed: int, label: str) -> tuple[list[float], list[float]]:
+    """Trains ``model`` (on ``args.device``) with AnalogSGD at ``args.lr`` for ``args.epochs`` passes
+    of mini-batches of ``args.batch_size``, in the data order of ``seed`` (the same for every
+    preset); returns the test accuracy and the mean training loss of each epoch. ``label`` names
+    the run in the progress bars and the per-epoch lines."""
     device = torch.device(args.device)
-    model = build_network(args.model, args.hidden, seed).to(device)
-    config = plan.configs[name, seed]
-    if config is not None:
-        convert_to_analog(model, config)
-        if name in PULSE_PRESETS:
-            track_pulses(model)
     optimizer = AnalogSGD(model.parameters(), lr=args.lr)
     order = torch.Generator().manual_seed(seed)  # the same data order for every preset
     curve, losses = [], []
-    start = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
         model.train()
         permutation = torch.randperm(len(train), generator=order)
         steps = range(0, len(train), args.batch_size)
         running = 0.0
-        progress = tqdm(steps, desc=f"{name:>15} seed {seed} epoch {epoch}/{args.epochs}", leave=False,
+        progress = tqdm(steps, desc=f"{label} epoch {epoch}/{args.epochs}", leave=False,
                         disable=args.quiet, unit="batch")  # fmt: skip
         for count, i in enumerate(progress, 1):
             index = permutation[i : i + args.batch_size]
@@ -348,7 +344,22 @@ def train_one(name: str, plan: Plan, seed: int) -> dict:
         losses.append(running / max(len(steps), 1))
         curve.append(test_accuracy)
         if not args.quiet:
-            print(f"{name:>15} seed {seed} epoch {epoch}: loss {losses[-1]:.4f}, test accuracy {100 * test_accuracy:.2f}%")
+            print(f"{label} epoch {epoch}: loss {losses[-1]:.4f}, test accuracy {100 * test_accuracy:.2f}%")
+    return curve, losses
+
+
+def train_one(name: str, plan: Plan, seed: int) -> dict:
+    """Trains one preset with one seed; its accuracy per epoch, drift study and counted events."""
+    args, train, test = plan.args, plan.train, plan.test
+    device = torch.device(args.device)
+    model = build_network(args.model, args.hidden, seed).to(device)
+    config = plan.configs[name, seed]
+    if config is not None:
+        convert_to_analog(model, config)
+        if name in PULSE_PRESETS:
+            track_pulses(model)
+    start = time.perf_counter()
+    curve, losses = fit(model, args, train, test, seed, f"{name:>15} seed {seed}")
     result = {"preset": name, "seed": seed, "test_accuracy": curve, "train_loss": losses,
               "train_seconds": time.perf_counter() - start,
               "config_kind": None if config is None else type(config).__name__,
