@@ -6,6 +6,7 @@
   ``analogtorch.optim.AnalogSGD``.
 - ``program`` / ``set_time`` / ``unprogram``: deploy a trained model into PCM, let it drift, return
   it to training.
+- ``track_pulses`` / ``pulse_stats``: an opt-in record of the update pulses each in-situ weight receives.
 - ``estimate``: energy, time and area of what the simulated hardware did, beside a digital baseline.
 - ``save_checkpoint`` / ``load_checkpoint``: atomic, checked, all-or-nothing checkpoints.
 - ``analogtorch.ops``: the device physics as registered ops, with CPU and CUDA kernels that share
@@ -17,7 +18,7 @@ from ._ops import cuda_kernels_available, cuda_kernels_built, make_rng_state
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import Capacitor3T1C, PCMDevice, Periphery, UnitCell
 from .hardware import DigitalBaseline, HardwareCosts, estimate
-from .inference import analog_stats, program, set_time, unprogram
+from .inference import analog_stats, program, pulse_stats, set_time, track_pulses, unprogram
 from .nn import (
     AnalogConv1d,
     AnalogConv2d,
@@ -69,6 +70,8 @@ __all__ = [
     "optim",
     "presets",
     "program",
+    "pulse_stats",
     "save_checkpoint",
     "set_time",
+    "track_pulses",
 ]

@@ -4,6 +4,8 @@ Commands:
   compare  train a network digitally and on simulated analog hardware (Fashion-MNIST), compare
            test accuracy per epoch and after programming into PCM, over time.
   demo     program a weight matrix into PCM and show its drift and read noise over a year.
+  sweep    the device requirements for equivalent accuracy: ambrogio2018 over a one-at-a-time grid
+           of device parameters, each point's test-accuracy gap to digital (resumable).
 
 Every option is checked before the command's work starts. From the command line a refused option is
 one line on standard error and exit status 2 (as argparse does for the options it checks itself);
@@ -21,7 +23,7 @@ __all__ = ["build_parser", "main", "run"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command; each sets ``prepare`` (checks, raises) and ``execute``."""
-    from .apps import compare, demo
+    from .apps import compare, demo, sweep
 
     parser = argparse.ArgumentParser(prog="python -m analogtorch", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -37,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     demo.add_arguments(demo_parser)
     demo_parser.set_defaults(prepare=demo.validate, execute=demo.demo)
+    sweep_parser = commands.add_parser(
+        "sweep", help="device requirements: accuracy gap to digital over a grid of device parameters",
+        formatter_class=compare.HelpFormatter, description=sweep.__doc__.split("\n\n")[0],
+    )  # fmt: skip
+    sweep.add_arguments(sweep_parser)
+    sweep_parser.set_defaults(prepare=sweep.prepare, execute=sweep.run)
     return parser
 
 

@@ -32,7 +32,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .. import __version__, presets
-from ..inference import analog_stats, program, set_time
+from ..inference import analog_stats, program, pulse_stats, set_time, track_pulses
 from ..nn import convert_to_analog
 from ..optim import AnalogSGD
 from .data import DEFAULT_FASHION_MNIST_DIR, Dataset, load_image_dataset
@@ -40,13 +40,16 @@ from .data import DEFAULT_FASHION_MNIST_DIR, Dataset, load_image_dataset
 __all__ = [
     "DEFAULTS",
     "DRIFT_TIMES_S",
+    "ED_FIG_2",
     "FULL_SETTING",
     "MODELS",
     "PRESETS",
+    "PULSE_PRESETS",
     "QUICK",
     "Plan",
     "add_arguments",
     "build_network",
+    "fit",
     "main",
     "prepare",
     "run",
@@ -62,6 +65,13 @@ PRESETS: dict[str, Callable[[], presets.AnalogConfig] | None] = {
 DEFAULT_PRESETS = ["digital", "ambrogio2018", "pcm_only", "hardware_aware"]
 DRIFT_TIMES_S = {"1 s": 1.0, "1 min": 60.0, "1 h": 3600.0, "1 day": 86400.0, "1 month": 2.628e6, "1 year": 3.156e7}
 DRIFT_PRESETS = ("hardware_aware", "ambrogio2018")
+# The in-situ presets, whose pulses per weight are recorded (docs/physics.md 1.12), and ED Fig 2's
+# figures for them: a typical weight over 16,000 MNIST images of per-example training (section 1.9).
+PULSE_PRESETS = ("ambrogio2018", "pcm_only")
+ED_FIG_2 = {
+    "ambrogio2018": {"what": "2PCM + 3T1C", "total": 1000, "net_abs": 100},
+    "pcm_only": {"what": "2PCM only", "total": 50, "net_abs": 10},
+}
 # Drift compensation of each drift study row: per array (the default), per column, none.
 DRIFT_COMPENSATIONS = {"compensated": "global", "column-compensated": "column", "uncompensated": None}
 MODELS = {
@@ -304,24 +314,21 @@ def accuracy(model: nn.Module, data: Dataset, device: torch.device, batch: int =
     return correct / max(len(data), 1)
 
 
-def train_one(name: str, plan: Plan, seed: int) -> dict:
-    """Trains one preset with one seed; its accuracy per epoch, drift study and counted events."""
-    args, train, test = plan.args, plan.train, plan.test
+def fit(model: nn.Module, args: argparse.Namespace, train: Dataset, test: Dataset, seed: int, label: str) -> tuple[list[float], list[float]]:
+    """Trains ``model`` (on ``args.device``) with AnalogSGD at ``args.lr`` for ``args.epochs`` passes
+    of mini-batches of ``args.batch_size``, in the data order of ``seed`` (the same for every
+    preset); returns the test accuracy and the mean training loss of each epoch. ``label`` names
+    the run in the progress bars and the per-epoch lines."""
     device = torch.device(args.device)
-    model = build_network(args.model, args.hidden, seed).to(device)
-    config = plan.configs[name, seed]
-    if config is not None:
-        convert_to_analog(model, config)
     optimizer = AnalogSGD(model.parameters(), lr=args.lr)
     order = torch.Generator().manual_seed(seed)  # the same data order for every preset
     curve, losses = [], []
-    start = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
         model.train()
         permutation = torch.randperm(len(train), generator=order)
         steps = range(0, len(train), args.batch_size)
         running = 0.0
-        progress = tqdm(steps, desc=f"{name:>15} seed {seed} epoch {epoch}/{args.epochs}", leave=False,
+        progress = tqdm(steps, desc=f"{label} epoch {epoch}/{args.epochs}", leave=False,
                         disable=args.quiet, unit="batch")  # fmt: skip
         for count, i in enumerate(progress, 1):
             index = permutation[i : i + args.batch_size]
@@ -337,11 +344,28 @@ def train_one(name: str, plan: Plan, seed: int) -> dict:
         losses.append(running / max(len(steps), 1))
         curve.append(test_accuracy)
         if not args.quiet:
-            print(f"{name:>15} seed {seed} epoch {epoch}: loss {losses[-1]:.4f}, test accuracy {100 * test_accuracy:.2f}%")
+            print(f"{label} epoch {epoch}: loss {losses[-1]:.4f}, test accuracy {100 * test_accuracy:.2f}%")
+    return curve, losses
+
+
+def train_one(name: str, plan: Plan, seed: int) -> dict:
+    """Trains one preset with one seed; its accuracy per epoch, drift study and counted events."""
+    args, train, test = plan.args, plan.train, plan.test
+    device = torch.device(args.device)
+    model = build_network(args.model, args.hidden, seed).to(device)
+    config = plan.configs[name, seed]
+    if config is not None:
+        convert_to_analog(model, config)
+        if name in PULSE_PRESETS:
+            track_pulses(model)
+    start = time.perf_counter()
+    curve, losses = fit(model, args, train, test, seed, f"{name:>15} seed {seed}")
     result = {"preset": name, "seed": seed, "test_accuracy": curve, "train_loss": losses,
               "train_seconds": time.perf_counter() - start,
               "config_kind": None if config is None else type(config).__name__,
               "config": None if config is None else dataclasses.asdict(config)}  # fmt: skip
+    if name in PULSE_PRESETS:
+        result["pulses"] = pulse_stats(model)
     if name in DRIFT_PRESETS:
         result["drift"] = drift_study(model, test, device, args.reads)
     if config is not None:
@@ -384,7 +408,26 @@ def summarise(results: list[dict], presets_run: list[str]) -> dict[str, dict]:
                 key: {label: statistics.fmean(r["drift"][key][label]["mean"] for r in runs) for label in DRIFT_TIMES_S}
                 for key in DRIFT_COMPENSATIONS
             }
+        if runs and all("pulses" in r for r in runs):
+            summary[name]["pulses"] = _mean_pulses([r["pulses"] for r in runs])
     return summary
+
+
+def _mean_pulses(per_seed: list[dict[str, dict]]) -> dict[str, dict]:
+    """Per layer, the pulse statistics of several seeds' runs: each percentile and the share at a
+    rail averaged over the seeds (the same network, so the same layers and weights)."""
+    layers = {}
+    for layer, first in per_seed[0].items():
+        entries = [stats[layer] for stats in per_seed]
+        entry = {key: first[key] for key in ("kind", "weights", "examples", "updates", "images", "rail_samples",
+                                              "rail_sampled_at", "rail_definition")}  # fmt: skip
+        for key in ("total", "net_abs"):
+            values = [e[key] for e in entries if e[key] is not None]
+            entry[key] = {p: statistics.fmean(v[p] for v in values) for p in values[0]} if values else None
+        shares = [e["rail_share"] for e in entries if e["rail_share"] is not None]
+        entry["rail_share"] = statistics.fmean(shares) if shares else None
+        layers[layer] = entry
+    return layers
 
 
 def settings(plan: Plan, wall_seconds: float) -> dict[str, Any]:

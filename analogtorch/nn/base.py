@@ -322,6 +322,14 @@ class AnalogModule(nn.Module):
                 stats[name if len(tiles) == 1 else f"{name}[{index}]"] = counts
         return stats
 
+    def pulse_stats(self, images: int = 16_000) -> dict[str, dict[str, Any]]:
+        """Per device-held parameter whose tiles track their pulses (``analogtorch.track_pulses``):
+        the pulse statistics per weight scaled to ``images`` (``analogtorch.tiles.in_situ.summarise_pulses``)."""
+        from ..tiles.in_situ import summarise_pulses
+
+        return {name: summarise_pulses(self.tiles[name], images) for name in self._held_names()
+                if self.tiles[name][0].pulse_statistics is not None}  # fmt: skip
+
     def analog_stats(self) -> dict[str, Any]:
         """What the simulated hardware did (summed over the layer's tiles, training and deployed):
         examples trained on, array reads (forward and transposed), converter operations, updates and

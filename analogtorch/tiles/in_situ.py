@@ -7,11 +7,16 @@
 
 The layer's weight parameter is the cached effective weight of the devices: the update kernels
 rewrite it in the same pass as the devices, so a forward is a GEMM, not a pass over the cells.
+
+Both kinds can keep an opt-in record of the pulses each weight received (:meth:`InSituTile.track_pulses`,
+:func:`summarise_pulses`; docs/physics.md section 1.12), off by default.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -20,7 +25,10 @@ from ..config import PCMDevice
 from ..presets import PCMPairConfig, UnitCellConfig
 from .base import MAX_COUNT, Tile
 
-__all__ = ["InSituTile", "PCMPairTile", "UnitCellTile"]
+__all__ = ["PERCENTILES", "PULSE_REFERENCE_IMAGES", "InSituTile", "PCMPairTile", "UnitCellTile", "summarise_pulses"]
+
+# ED Fig 2 reports pulse statistics over 16,000 images (two transfer intervals of 8,000).
+PULSE_REFERENCE_IMAGES = 16_000
 
 # The devices' read-noise variance is computed at this time after programming and scaled to the time
 # since the last transfer (the 1/f noise grows as sqrt(ln((t + t_r) / (2 t_r))), docs/physics.md section 2).
@@ -55,6 +63,63 @@ class InSituTile(Tile):
         # Input vectors read in training since the last update: the examples the next update trains on.
         self.register_buffer("pending_examples", torch.zeros((), dtype=torch.int64, device=device))
         self._read_variance_base: torch.Tensor | None = None
+        # The opt-in pulse record (track_pulses): None, so that an untracked tile holds nothing more.
+        self.pulse_statistics: dict[str, Any] | None = None
+
+    # Where the record samples the share of cells at a rail, and what counts as one (summarise_pulses).
+    rail_sampled_at: str = ""
+    rail_definition: str = ""
+
+    def track_pulses(self, enabled: bool = True) -> None:
+        """Starts (afresh) or stops a per-cell record of the update pulses, in ``pulse_statistics``
+        (None when off, the default). A measurement, not device state: not in the state_dict, and
+        the updates are the same with or without it. The record:
+
+        - ``"total"``: int32 ``[out, in]``, pulses received in all (sum of |pulses|);
+        - ``"net"``: int32 ``[out, in]``, signed sum, positive in the direction of W;
+        - ``"examples"``: int, examples the tracked updates trained on;
+        - ``"updates"``: int, tracked updates;
+        - ``"railed"``: int64 scalar tensor, cells found at a rail, summed over ``"rail_samples"``
+          (int) samples: see ``rail_sampled_at`` and ``rail_definition`` of the kind.
+        """
+        if not isinstance(enabled, bool):
+            raise TypeError(f"enabled: expected a bool, got {type(enabled).__name__}")
+        if not enabled:
+            self.pulse_statistics = None
+            return
+        device = self.g_plus_us.device
+        shape = (self.out_features, self.in_features)
+        self.pulse_statistics = {
+            "total": torch.zeros(shape, dtype=torch.int32, device=device),
+            "net": torch.zeros(shape, dtype=torch.int32, device=device),
+            "examples": 0,
+            "updates": 0,
+            "railed": torch.zeros((), dtype=torch.int64, device=device),
+            "rail_samples": 0,
+        }
+
+    def _record_pulses(self, pulses: torch.Tensor, direction: int, examples: int) -> None:
+        """Adds one update's int8 pulses (signed as the op returns them; ``direction`` turns that
+        sign into W's) to the record. Tensor ops only: no synchronisation with the device."""
+        record = self.pulse_statistics
+        record["total"] += pulses.abs()
+        record["net"] += pulses if direction == 1 else -pulses
+        record["examples"] += examples
+        record["updates"] += 1
+
+    def _apply(self, fn, recurse=True):
+        super()._apply(fn, recurse)
+        record = getattr(self, "pulse_statistics", None)
+        if record is not None:  # the record follows the devices (plain attributes do not)
+            device = self.g_plus_us.device
+
+            def move(value):
+                if isinstance(value, list):
+                    return [move(item) for item in value]
+                return value.to(device) if isinstance(value, torch.Tensor) else value
+
+            self.pulse_statistics = {key: move(value) for key, value in record.items()}
+        return self
 
     @property
     def pcm(self) -> PCMDevice:
@@ -230,17 +295,22 @@ class UnitCellTile(InSituTile):
         self.register_buffer("polarity", torch.ones((), dtype=torch.int64, device=device))
         self.register_buffer("examples_since_transfer", torch.zeros((), dtype=torch.int64, device=device))
         self.seconds_per_example_s = config.unit_cell.capacitor.seconds_per_example_s
-        self.pulse_statistics: dict | None = None
+
+    rail_sampled_at = "transfers"
+    rail_definition = (
+        "V_C within rail_margin_v of v_max_v, or at or below max(v_min_v + rail_margin_v, v_t_v) where g "
+        "cannot fall further, just before a transfer"
+    )
 
     def track_pulses(self, enabled: bool = True) -> None:
-        """Per-cell pulse statistics for calibration (not saved): ``pulse_statistics["total"]`` and
-        ``["net"]`` (int32 [out, in], capacitor pulses in all and signed, in the direction of W),
-        and ``["rail_share"]``, for each transfer, the share of cells that had reached a rail just
-        before it: within rail_margin_v of v_max_v, or at or below max(v_min_v + rail_margin_v,
-        v_t_v), where g cannot fall further (docs/physics.md 1.11)."""
-        shape = (self.out_features, self.in_features)
-        zeros = lambda: torch.zeros(shape, dtype=torch.int32, device=self.v_c.device)  # noqa: E731
-        self.pulse_statistics = {"total": zeros(), "net": zeros(), "rail_share": []} if enabled else None
+        """As :meth:`InSituTile.track_pulses`; the pulses counted are capacitor pulses, and a
+        cell is at a rail just before a transfer when its V_C is within ``rail_margin_v`` of
+        ``v_max_v``, or at or below max(v_min_v + rail_margin_v, v_t_v), where g cannot fall
+        further (docs/physics.md 1.11, 1.12). ``pulse_statistics["rail_share"]`` also keeps each
+        transfer's share (float32 scalar tensors, one per transfer, in order)."""
+        super().track_pulses(enabled)
+        if enabled:
+            self.pulse_statistics["rail_share"] = []
 
     @property
     def pcm(self) -> PCMDevice:
@@ -315,8 +385,7 @@ class UnitCellTile(InSituTile):
         self.examples_since_transfer += examples
         self._count("pulses", pulses.abs().sum(dtype=torch.int64))
         if self.pulse_statistics is not None:
-            self.pulse_statistics["total"] += pulses.abs()
-            self.pulse_statistics["net"] += pulses * int(self.polarity)  # pulses move g; p turns them into W
+            self._record_pulses(pulses, int(self.polarity), examples)  # pulses move g; p turns them into W
         if int(self.examples_since_transfer) >= cell.transfer_every:
             self._transfer(weight)
 
@@ -331,7 +400,10 @@ class UnitCellTile(InSituTile):
             cap = cell.capacitor
             floor = max(cap.v_min_v + cap.rail_margin_v, cap.v_t_v)
             railed = (self.v_c >= cap.v_max_v - cap.rail_margin_v) | (self.v_c <= floor)
-            self.pulse_statistics["rail_share"].append(railed.float().mean().item())
+            record = self.pulse_statistics
+            record["railed"] += railed.sum(dtype=torch.int64)
+            record["rail_samples"] += 1
+            record["rail_share"].append(railed.float().mean())
         rng = self._rng()
         result = ops.transfer(
             self.g_plus_us, self.g_minus_us, self.v_c, self.variation, rng, polarity,
@@ -381,6 +453,11 @@ class PCMPairTile(InSituTile):
 
     config_class = PCMPairConfig
     update_pulse = "pcm_set"
+    rail_sampled_at = "updates"
+    rail_definition = (
+        "a device above the refresh threshold (refresh_fraction * g_max_us; a device at g_max_us is above it) "
+        "after the update's pulses: the pairs that update refreshed"
+    )
 
     @property
     def pcm(self) -> PCMDevice:
@@ -406,7 +483,7 @@ class PCMPairTile(InSituTile):
     def update(self, delta_weight: torch.Tensor, weight: torch.Tensor) -> None:
         self.check_update(delta_weight)
         config = self.config
-        _, elapsed_s = self._start_update()
+        examples, elapsed_s = self._start_update()
         rng = self._rng()
         pulses, refreshed = ops.pcm_pair_step_(
             self.g_plus_us, self.g_minus_us, weight, self._delta_us(delta_weight), rng,
@@ -420,3 +497,94 @@ class PCMPairTile(InSituTile):
         self.time_since_programming_s += elapsed_s
         self._count("pulses", pulses.abs().sum(dtype=torch.int64))
         self._count("refreshes", refreshed.sum(dtype=torch.int64))
+        if self.pulse_statistics is not None:
+            # Pulses are signed in W's direction (G+ up, G- down). A pair is at its rail when a
+            # device passed the refresh threshold, where its partial-SET steps have all but
+            # vanished: the op then refreshed it. There are no transfers, so every update is sampled.
+            self._record_pulses(pulses, 1, examples)
+            self.pulse_statistics["railed"] += refreshed.sum(dtype=torch.int64)
+            self.pulse_statistics["rail_samples"] += 1
+
+
+# ---------------------------------------------------------------------------------------------
+# The pulse record, summarised
+# ---------------------------------------------------------------------------------------------
+
+PERCENTILES = (10, 50, 90)
+
+
+def _percentiles(values: torch.Tensor) -> dict[str, float]:
+    """The 10th, 50th (median) and 90th percentiles of ``values``, linearly interpolated between
+    order statistics (as numpy's default); a sort, with no size limit."""
+    ordered = values.flatten().double().sort().values.cpu()
+    last = ordered.numel() - 1
+    result = {}
+    for percent in PERCENTILES:
+        position = percent / 100 * last
+        low = math.floor(position)
+        high = min(low + 1, last)
+        value = ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+        result[f"p{percent}"] = float(value)
+    return result
+
+
+def summarise_pulses(tiles: Sequence[InSituTile], images: int = PULSE_REFERENCE_IMAGES) -> dict[str, Any]:
+    """Pulse statistics per weight over the tracked tiles of one weight matrix (the tiles of a
+    grouped parameter read the same examples), from their records (:meth:`InSituTile.track_pulses`).
+
+    Returns a dict:
+
+    - ``kind``, ``weights`` (cells), ``examples`` (examples the tracked updates trained on: the
+      tile's ``examples`` counter when tracking started with training; input vectors, not images,
+      where a layer reads several per example), ``updates``;
+    - ``images`` and ``scale`` = images / examples: ``total`` and ``net_abs`` (percentiles p10,
+      p50 = the median, p90 of the pulses in all and of |net| per weight) are scaled by it, the
+      unscaled ones are in ``total_raw`` and ``net_abs_raw``; None without tracked examples.
+      A linear scaling: exact for the total of a steady pulse rate, an upper bound for a net that
+      is a random walk (which grows as the square root of the images);
+    - ``rail_share``: the mean share of cells at a rail over ``rail_samples`` samples taken at
+      ``rail_sampled_at`` (``"transfers"`` or ``"updates"``), as ``rail_definition`` says; None
+      without samples.
+    """
+    tiles = list(tiles)
+    if not tiles:
+        raise ValueError("tiles: expected at least one in-situ tile")
+    for tile in tiles:
+        if not isinstance(tile, InSituTile):
+            raise TypeError(f"tiles: expected in-situ tiles, got a {type(tile).__name__}")
+        if tile.pulse_statistics is None:
+            raise ValueError(f"tiles: a {type(tile).__name__} ({tile.extra_repr()}) does not track its pulses; call track_pulses() first")
+    if isinstance(images, bool) or not isinstance(images, int) or images < 1:
+        raise ValueError(f"images: expected an integer >= 1, got {images!r}")
+    records = [tile.pulse_statistics for tile in tiles]
+    total = torch.cat([record["total"].flatten() for record in records])
+    net_abs = torch.cat([record["net"].flatten() for record in records]).abs()
+    examples = max(record["examples"] for record in records)
+    samples = sum(record["rail_samples"] for record in records)
+    railed = sum(int(record["railed"]) for record in records)
+    cells_per_sample = [tile.out_features * tile.in_features for tile in tiles]
+    # Every tile of the matrix is sampled alike: the railed cells over the cells looked at.
+    looked_at = sum(record["rail_samples"] * cells for record, cells in zip(records, cells_per_sample))
+    summary: dict[str, Any] = {
+        "kind": tiles[0].config.kind,
+        "weights": total.numel(),
+        "examples": examples,
+        "updates": max(record["updates"] for record in records),
+        "images": images,
+        "scale": None,
+        "total": None,
+        "net_abs": None,
+        "total_raw": None,
+        "net_abs_raw": None,
+        "rail_share": railed / looked_at if looked_at else None,
+        "rail_samples": samples // len(tiles),
+        "rail_sampled_at": tiles[0].rail_sampled_at,
+        "rail_definition": tiles[0].rail_definition,
+    }
+    if examples > 0 and total.numel():
+        scale = images / examples
+        raw_total, raw_net = _percentiles(total), _percentiles(net_abs)
+        summary.update(scale=scale, total_raw=raw_total, net_abs_raw=raw_net,
+                       total={key: value * scale for key, value in raw_total.items()},
+                       net_abs={key: value * scale for key, value in raw_net.items()})  # fmt: skip
+    return summary

@@ -116,6 +116,37 @@ def test_results_md_lists_the_settings_first(tiny_mnist, tmp_path, capsys):
     assert len(report["runs"]) == 2 and report["settings"]["test_examples"] == 30
 
 
+def test_compare_reports_pulses_per_weight_beside_ed_fig_2(tiny_mnist, tmp_path, capsys):
+    from analogtorch.__main__ import main
+
+    out = tmp_path / "out"
+    argv = ["compare", "--data", str(tiny_mnist), "--out", str(out), "--presets", "digital", "ambrogio2018", "pcm_only",
+            "--limit", "48", "--epochs", "1", "--batch-size", "4", "--hidden", "8", "--reads", "1", "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((out / "results.json").read_text())
+    runs = {run["preset"]: run for run in report["runs"]}
+    assert "pulses" not in runs["digital"] and "pulses" not in report["summary"]["digital"]
+    for name in ("ambrogio2018", "pcm_only"):
+        layers = runs[name]["pulses"]
+        assert set(layers) == {"0", "2"} and layers["0"]["weights"] == 8 * 784 and layers["2"]["weights"] == 80
+        entry = layers["0"]
+        assert entry["examples"] == 48 == runs[name]["hardware"]["0"]["examples"] and entry["updates"] == 12
+        assert entry["scale"] == 16_000 / 48 and entry["total"]["p50"] == pytest.approx(entry["total_raw"]["p50"] * 16_000 / 48)
+        assert entry["total"]["p10"] <= entry["total"]["p50"] <= entry["total"]["p90"]
+        assert report["summary"][name]["pulses"]["0"]["total"] == pytest.approx(entry["total"])  # one seed
+    assert runs["pcm_only"]["pulses"]["0"]["rail_sampled_at"] == "updates"
+    text = (out / "results.md").read_text()
+    for shown in (text, printed):
+        assert "Pulses per weight of the in-situ presets" in shown
+        assert "| preset | layer | weights | examples trained on | pulses in all: p10 / median / p90 |" in shown
+        assert "| ambrogio2018 | 0 | 6,272 | 48 | " in shown and "| pcm_only | 2 | 80 | 48 | " in shown
+        assert "| ED Fig 2: 2PCM + 3T1C | a typical weight | - | 16,000 MNIST images, one update each | ~1,000 (median) | ~100 (median) | - |" in shown
+        assert "| ED Fig 2: 2PCM only | a typical weight |" in shown and "Mini-batches of 4" in shown
+    # The accuracies are all still there.
+    assert "| ambrogio2018 | " in text.split("Pulses per weight")[0] and "Test accuracy after 1 epochs" in printed
+
+
 def test_the_plots_show_integer_epochs_a_digital_line_and_a_labelled_band(monkeypatch, tmp_path):
     import matplotlib
 
