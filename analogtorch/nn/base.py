@@ -87,15 +87,14 @@ class AnalogModule(nn.Module):
         self.register_forward_pre_hook(_refuse_fused_fast_paths)
 
     @property
-    def analog_dtype_check(self) -> bool:
+    def computes_in_float32(self) -> bool:
         """Whether the layer computes in float32 devices (every kind but the ideal one)."""
         return not isinstance(self.config, IdealConfig)
 
     def _place(self, name: str, groups: int = 1) -> None:
         """Puts parameter ``name`` on tiles, ``groups`` of them (one per group)."""
         param = getattr(self, name)
-        rows, cols = param.shape[0] // groups, param[0].numel() if param.shape[0] else 0
-        cols = param.numel() // max(param.shape[0], 1)
+        rows, cols = param.shape[0] // groups, param.numel() // max(param.shape[0], 1)
         tiles = nn.ModuleList()
         for index in range(groups):
             tile = make_tile(self.config, rows, cols, device=param.device)
@@ -213,7 +212,7 @@ class AnalogModule(nn.Module):
         matrices = self._matrices(weight, name)
         if index is not None:
             tiles, matrices = tiles[index : index + 1], matrices[index : index + 1]
-        if not self.analog_dtype_check and not self.deployed_tiles:
+        if not self.computes_in_float32 and not self.deployed_tiles:
             if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
                 raise TypeError(f"input: expected {weight.dtype}, the layer's dtype (as torch's layers), got {x.dtype}")
             if len(tiles) == 1:
@@ -359,7 +358,7 @@ class AnalogModule(nn.Module):
     # ------------------------------------------------------------------------------------------
 
     def _apply(self, fn, recurse=True):
-        if self.analog_dtype_check:
+        if self.computes_in_float32:
             # Device state and device-held weights stay float32: a dtype move (model.double(),
             # .half()) applies to the digital parameters only, and says so.
             probe = torch.zeros((), dtype=torch.float32, device=self._device())
