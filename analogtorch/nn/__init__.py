@@ -128,8 +128,6 @@ def _attention(module: nn.MultiheadAttention, config: AnalogConfig) -> AnalogMul
 
 
 def _lstm(module: nn.LSTM, config: AnalogConfig) -> AnalogLSTM:
-    if module.proj_size:
-        raise NotImplementedError("an nn.LSTM with proj_size > 0 (AnalogLSTM has no projection)")
     layer = AnalogLSTM(module.input_size, module.hidden_size, module.num_layers, module.bias, module.batch_first,
                        module.dropout, module.bidirectional, 0, **_factory(module, config), config=config)  # fmt: skip
     _copy_parameters(module, layer, module._flat_weights_names)

@@ -34,7 +34,7 @@ class AnalogLSTM(AnalogModule):
         if hidden_size < 1 or num_layers < 1:
             raise ValueError(f"hidden_size and num_layers: expected >= 1, got {hidden_size} and {num_layers}")
         if proj_size != 0:
-            raise NotImplementedError("proj_size: AnalogLSTM supports only proj_size=0 (no projection of the hidden state)")
+            raise ValueError(f"proj_size: expected 0 (AnalogLSTM has no projection of the hidden state), got {proj_size}")
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout <= 1.0:
             raise ValueError(f"dropout: expected a probability in [0, 1], got {dropout!r}")
         config = resolve_config(config)

@@ -19,6 +19,7 @@ the ``state_dict`` names of the torch module it replaces. The interface:
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import math
 from typing import Any, ClassVar
@@ -60,7 +61,7 @@ def config_fields(config: Any, prefix: str = "") -> dict[str, Any]:
     return values
 
 
-class Tile(nn.Module):
+class Tile(nn.Module, metaclass=abc.ABCMeta):
     """Base of every tile kind (see the module docstring). Shapes: ``out_features x in_features``."""
 
     config_class: ClassVar[type[AnalogConfig]]
@@ -102,9 +103,9 @@ class Tile(nn.Module):
     # The interface
     # ------------------------------------------------------------------------------------------
 
+    @abc.abstractmethod
     def read(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         """``[N, in]`` float32 inputs through the array holding ``weight`` (``[out, in]``): ``[N, out]``."""
-        raise NotImplementedError
 
     def initialize(self, weight: torch.Tensor) -> None:
         """Programs fresh devices to hold ``weight`` and writes what they hold into it (in-situ kinds)."""

@@ -14,6 +14,7 @@ Both kinds can keep an opt-in record of the pulses each weight received (:meth:`
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -122,16 +123,19 @@ class InSituTile(Tile):
         return self
 
     @property
+    @abc.abstractmethod
     def pcm(self) -> PCMDevice:
-        raise NotImplementedError
+        """Defined by each in-situ kind."""
 
     @property
+    @abc.abstractmethod
     def gain_f(self) -> float:
-        raise NotImplementedError
+        """Defined by each in-situ kind."""
 
     @property
+    @abc.abstractmethod
     def weight_range_fraction(self) -> float:
-        raise NotImplementedError
+        """Defined by each in-situ kind."""
 
     # --- reads ------------------------------------------------------------------------------------
 
@@ -268,9 +272,9 @@ class InSituTile(Tile):
         spec["pending_examples"] = (torch.int64, [], (0, MAX_COUNT))
         return spec
 
+    @abc.abstractmethod
     def weight_held_by(self, incoming: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """The weight an incoming (validated) device state holds; None when it is incomplete."""
-        raise NotImplementedError
 
 
 class UnitCellTile(InSituTile):

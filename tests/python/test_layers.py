@@ -359,3 +359,10 @@ def test_forward_and_backward_never_read_a_tensor_back_to_the_host(preset, monke
         y = model(x)
         if preset != "deployed":
             y.square().mean().backward()
+
+
+def test_lstm_projection_and_abstract_tiles_are_refused_by_name():
+    with pytest.raises(ValueError, match=r"proj_size: expected 0 \(AnalogLSTM has no projection of the hidden state\), got 2"):
+        AnalogLSTM(4, 4, proj_size=2)
+    with pytest.raises(TypeError, match="abstract"):
+        analogtorch.tiles.InSituTile(2, 2, presets.ambrogio2018())
