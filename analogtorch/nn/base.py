@@ -12,6 +12,7 @@ replaces does (same parameter names and shapes) and puts each weight matrix on t
 
 from __future__ import annotations
 
+import math
 import warnings
 import weakref
 from typing import Any, Iterator
@@ -94,7 +95,7 @@ class AnalogModule(nn.Module):
     def _place(self, name: str, groups: int = 1) -> None:
         """Puts parameter ``name`` on tiles, ``groups`` of them (one per group)."""
         param = getattr(self, name)
-        rows, cols = param.shape[0] // groups, param.numel() // max(param.shape[0], 1)
+        rows, cols = param.shape[0] // groups, math.prod(param.shape[1:])  # inputs per output, also without outputs
         tiles = nn.ModuleList()
         for index in range(groups):
             tile = make_tile(self.config, rows, cols, device=param.device)
