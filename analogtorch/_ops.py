@@ -6,6 +6,15 @@ frozen configuration objects of :mod:`analogtorch.config` (a leaf module without
 pass their fields to the kernels as ``float[]`` lists in the order of ``csrc/params.h``.
 Conventions: conductances in uS, voltages in V, times in s; ``rng`` is an int64 tensor
 ``[2] = (seed, step)`` on the device of the data (:func:`make_rng_state`).
+
+Reads (:func:`pcm_read`, :func:`pcm_read_moments`, :func:`hardware_aware_read`,
+:func:`add_read_noise`, :func:`quantize`) check arguments, never values: they read nothing back from
+the device (no host synchronisation on a GPU), and NaN or Inf in an input propagates to the output
+as in torch's own ops. Ops that write device state (:func:`capacitor_step_`, :func:`pcm_pair_step_`,
+:func:`capacitor_leak`, :func:`transfer`, :func:`unit_cell_weight`, :func:`pcm_program`,
+:func:`capacitor_update`) refuse NaN, Inf and values outside the physics, at the cost of one host
+read per call, unless told ``check_values=False`` by a caller that has checked already
+(``AnalogSGD`` checks a whole step with one read). :func:`host_reads` counts those reads.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ __all__ = [
     "cuda_kernels_available",
     "cuda_kernels_built",
     "hardware_aware_read",
+    "host_reads",
     "make_rng_state",
     "pcm_pair_step_",
     "pcm_program",
@@ -220,6 +230,11 @@ def pcm_read(
     G(t) = G_p (t / t0)^-nu for t > t0 (G_p for t <= t0), plus Gaussian read noise of standard
     deviation |G(t)| Q_s sqrt(ln((t + t_r) / (2 t_r))), floored at 0 uS.
 
+    A read: the values are not checked (no host synchronisation). Programmed devices hold
+    ``[0, g_max_us]`` with exponents in ``[0, 1]``; NaN in a conductance or exponent reads as NaN
+    (never floored to 0), and values outside the physics give what the laws give (Inf or NaN
+    where they overflow).
+
     Args:
         conductance_us: float32 [*] programmed conductances G_p in uS.
         drift_nu: float32, same shape: drift exponent of each device.
@@ -248,6 +263,9 @@ def pcm_read_moments(
     its 1/f read noise (uS^2). An array read's outputs then get their noise from
     :func:`add_read_noise`. The floor at 0 uS of a single read is left out.
 
+    A read: the values are not checked (no host synchronisation); NaN or Inf in a device
+    propagates to its moments, as in :func:`pcm_read`.
+
     Returns (mean in uS, variance in uS^2), both of the shape of ``conductance_us``.
     """
     return torch.ops.analogtorch.pcm_read_moments(
@@ -262,6 +280,10 @@ def add_read_noise(y: torch.Tensor, variance: torch.Tensor, rng: torch.Tensor) -
     exactly ``N(0, sum_j sigma_ij^2 x_j^2)``: pass ``variance = F.linear(x**2, sigma**2)``. One draw
     per output instead of one per device and read. Differentiable in ``y`` (gradient 1); the
     variance gets no gradient.
+
+    A read (every analog layer's forward and backward): the values are not checked (no host
+    synchronisation). NaN or Inf in ``y`` or ``variance`` propagates to the output, as in
+    ``y + variance.sqrt() * z``: a negative variance gives NaN.
     """
     return torch.ops.analogtorch.add_read_noise(y, variance, rng)
 
@@ -283,6 +305,10 @@ def hardware_aware_read(
     Returns (the drifted G+ - G- in uS, the variance of its 1/f read noise in uS^2, 0 without
     ``pcm.read_noise``; the time drawn: float32 [1]). Draw the read noise per output with
     :func:`add_read_noise`.
+
+    A read (a hardware-aware layer's training forward): the values are not checked (no host
+    synchronisation). A NaN or infinite weight cannot be programmed: it reads as itself, with
+    variance ``|w|`` (NaN or Inf), so that it propagates.
     """
     pcm = _config(pcm, PCMDevice, "pcm")
     return torch.ops.analogtorch.hardware_aware_read(
@@ -304,17 +330,22 @@ def pcm_pair_step_(
     max_pulses: int,
     refresh_us: float,
     pcm: PCMDevice | None = None,
+    check_values: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One in-situ training step directly on PCM pairs (the Nature 2018 paper's foil), in place:
     n = stochastic_round(dW / (F * amplitude * set_step_us)) partial-SET pulses of relative
     ``amplitude`` on G+ (dW > 0) or G- (dW < 0); a pair with a device above ``refresh_us`` is RESET
     and its difference re-programmed onto one device; ``weight`` = F (G+ - G-) / scale.
 
+    Refuses NaN or Inf in ``delta_w_us`` and conductances outside ``[0, g_max_us]`` (one host
+    read); ``check_values=False``: the caller has checked them, and the op reads nothing back.
+
     Returns (pulses int8, refreshed int8) per cell.
     """
     return torch.ops.analogtorch.pcm_pair_step_(
         g_plus_us, g_minus_us, weight, delta_w_us, rng, _pcm_params(pcm), _float(gain_f, "gain_f"), _float(scale_us_per_unit, "scale_us_per_unit"),
         _float(amplitude, "amplitude"), _int(max_pulses, "max_pulses"), _float(refresh_us, "refresh_us"),
+        _bool(check_values, "check_values"),
     )  # fmt: skip
 
 
@@ -362,9 +393,14 @@ def capacitor_update(
     )
 
 
-def capacitor_leak(v_c: torch.Tensor, elapsed_s: float, tau_s: float = 1.0, v_leak_v: float = 0.8) -> torch.Tensor:
-    """Leakage over ``elapsed_s``: V_C <- V_leak + (V_C - V_leak) exp(-elapsed / tau)."""
-    return torch.ops.analogtorch.capacitor_leak(v_c, _float(elapsed_s, "elapsed_s"), _float(tau_s, "tau_s"), _float(v_leak_v, "v_leak_v"))
+def capacitor_leak(
+    v_c: torch.Tensor, elapsed_s: float, tau_s: float = 1.0, v_leak_v: float = 0.8, *, check_values: bool = True
+) -> torch.Tensor:
+    """Leakage over ``elapsed_s``: V_C <- V_leak + (V_C - V_leak) exp(-elapsed / tau). Refuses NaN or
+    Inf in ``v_c`` (one host read); ``check_values=False``: the caller has checked."""
+    return torch.ops.analogtorch.capacitor_leak(
+        v_c, _float(elapsed_s, "elapsed_s"), _float(tau_s, "tau_s"), _float(v_leak_v, "v_leak_v"), _bool(check_values, "check_values")
+    )  # fmt: skip
 
 
 def capacitor_step_(
@@ -385,13 +421,16 @@ def capacitor_step_(
     v_leak_v: float | None = None,
     v_shared: torch.Tensor | None = None,
     variation_shared: torch.Tensor | None = None,
+    check_values: bool = True,
 ) -> torch.Tensor:
     """One training step of a 2PCM+3T1C array, in place and in one pass per cell:
     :func:`capacitor_update`, then :func:`capacitor_leak` over ``elapsed_s``, then ``weight`` =
     :func:`unit_cell_weight` of the new state. ``v_c`` and ``weight`` must be contiguous.
     Leak parameters default to the capacitor's. ``v_shared`` / ``variation_shared``: the shared
     reference cells (see :func:`unit_cell_weight`), read as given: leak them over the step first
-    with :func:`capacitor_leak`. Returns the signed pulses applied (int8).
+    with :func:`capacitor_leak`. Refuses NaN or Inf in ``delta_w_us`` and state outside the
+    physics (V_C and v_shared outside the rails, conductances beyond 1e9 uS; one host read);
+    ``check_values=False``: the caller has checked them. Returns the signed pulses applied (int8).
     """
     capacitor = _config(capacitor, Capacitor3T1C, "capacitor")
     v_shared, variation_shared = _reference(v_shared, variation_shared, v_c, capacitor)
@@ -412,6 +451,7 @@ def capacitor_step_(
         v_shared,
         variation_shared,
         _float(scale_us_per_unit, "scale_us_per_unit"),
+        _bool(check_values, "check_values"),
     )
 
 
@@ -432,6 +472,7 @@ def unit_cell_weight(
     capacitor: Capacitor3T1C | None = None,
     v_shared: torch.Tensor | None = None,
     variation_shared: torch.Tensor | None = None,
+    check_values: bool = True,
 ) -> torch.Tensor:
     """The network weight of each unit cell, differentiable in G+, G- and V_C:
     w = (F (G+ - G-) + p (g(V_C) - g_shared)) / scale_us_per_unit, g(V) = k max(V - V_T, 0)^alpha.
@@ -442,6 +483,9 @@ def unit_cell_weight(
             and their own threshold): v_shared of v_c's dtype, shape [] (one for all) or
             ``v_c.shape[:-1]`` (one per row: per output of a weight matrix [out, in]); int8
             variation ``v_shared.shape + [3]``. Neither: one nominal reference at v_init_v.
+        check_values: refuse NaN, Inf and state outside the physics (V_C and v_shared outside the
+            rails, conductances beyond 1e9 uS) at the cost of one host read; False: the caller
+            has checked.
     """
     capacitor = _config(capacitor, Capacitor3T1C, "capacitor")
     v_shared, variation_shared = _reference(v_shared, variation_shared, v_c, capacitor)
@@ -456,6 +500,7 @@ def unit_cell_weight(
         v_shared,
         variation_shared,
         _float(scale_us_per_unit, "scale_us_per_unit"),
+        _bool(check_values, "check_values"),
     )
 
 
@@ -486,6 +531,7 @@ def transfer(
     keep_weight: bool = True,
     v_shared: torch.Tensor | None = None,
     variation_shared: torch.Tensor | None = None,
+    check_values: bool = True,
 ) -> TransferResult:
     """The Nature 2018 transfer of each cell's weight into its PCM pair (docs/physics.md section 1).
 
@@ -499,6 +545,8 @@ def transfer(
     RESET; nominal read curve), so that the transfer keeps W up to programming error; otherwise to
     v_init_v, and W moves by -p' offset. ``next_polarity`` p' defaults to -polarity (polarity
     inversion); the caller keeps p and flips it, and re-initialises the reference to v_init_v.
+    Refuses NaN, Inf and state outside the physics (one host read), unless ``check_values=False``:
+    the caller has checked.
     """
     pcm = _config(pcm, PCMDevice, "pcm")
     capacitor = _config(capacitor, Capacitor3T1C, "capacitor")
@@ -523,6 +571,7 @@ def transfer(
             pcm.programming == "closed_loop",
             bool(pcm.read_noise),
             _bool(keep_weight, "keep_weight"),
+            _bool(check_values, "check_values"),
         )
     )
 
@@ -536,10 +585,22 @@ def quantize(
     x: torch.Tensor, rng: torch.Tensor, *, bits: int = 8, bound: float = 1.0, noise_std: float = 0.0
 ) -> torch.Tensor:
     """A converter (DAC or ADC): y = Q(clip(x + noise_std * bound * N(0,1), -bound, bound)), with
-    2^(bits-1) - 1 levels on each side of zero (bits = 0: no rounding). NaN propagates.
-    Differentiable with a straight-through gradient: 1 where |x| <= bound, else 0.
+    2^(bits-1) - 1 levels on each side of zero (bits = 0: no rounding). Differentiable with a
+    straight-through gradient: 1 where |x| <= bound, else 0.
+
+    A read (every converter of every analog layer's forward and backward): the values are not
+    checked (no host synchronisation). A converter saturates: +-Inf reads as +-bound; NaN has no
+    reading and propagates (NaN in, NaN out, never a clipped number), as in ``torch.clamp``.
     """
     return torch.ops.analogtorch.quantize(x, rng, _int(bits, "bits"), _float(bound, "bound"), _float(noise_std, "noise_std"))
+
+
+def host_reads(device: torch.device | str = "cpu") -> int:
+    """The host reads that value checks of the ops have made on ``device``'s backend since it was
+    loaded (on a GPU, each one a synchronisation): a diagnostic, to prove that a path (a layer's
+    forward and backward, an ``AnalogSGD`` step) makes none. Only the difference between two calls
+    means anything."""
+    return torch.ops.analogtorch.host_reads(torch.empty(0, device=device))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -687,14 +748,14 @@ def _capacitor_update_fake(v_c, variation, delta_w_us, rng, polarity, capacitor_
 
 
 @torch.library.register_fake("analogtorch::capacitor_leak")
-def _capacitor_leak_fake(v_c, elapsed_s, tau_s, v_leak_v):
+def _capacitor_leak_fake(v_c, elapsed_s, tau_s, v_leak_v, check_values=True):
     _check_dtype(v_c, "v_c", torch.float32)
     return _empty(v_c)
 
 
 @torch.library.register_fake("analogtorch::capacitor_step_")
 def _capacitor_step_fake(v_c, weight, g_plus_us, g_minus_us, variation, delta_w_us, rng, polarity, params, elapsed_s,
-                         tau_s, v_leak_v, gain_f, v_shared, variation_shared, scale):  # fmt: skip
+                         tau_s, v_leak_v, gain_f, v_shared, variation_shared, scale, check_values=True):  # fmt: skip
     _check_dtype(v_c, "v_c", torch.float32)
     for tensor, name in ((weight, "weight"), (g_plus_us, "g_plus_us"), (g_minus_us, "g_minus_us"), (delta_w_us, "delta_w_us")):
         _check_cell_state(tensor, name, v_c, "v_c")
@@ -706,7 +767,7 @@ def _capacitor_step_fake(v_c, weight, g_plus_us, g_minus_us, variation, delta_w_
 
 @torch.library.register_fake("analogtorch::unit_cell_weight")
 def _unit_cell_weight_fake(g_plus_us, g_minus_us, v_c, variation, polarity, capacitor_params, gain_f, v_shared,
-                           variation_shared, scale):  # fmt: skip
+                           variation_shared, scale, check_values=True):  # fmt: skip
     _check_dtype(g_plus_us, "g_plus_us", torch.float32, torch.float64)
     _check_like(g_minus_us, "g_minus_us", g_plus_us, "g_plus_us")
     _check_like(v_c, "v_c", g_plus_us, "g_plus_us")
@@ -756,7 +817,7 @@ def _quantize_backward_fake(grad_y, x, bound):
 
 
 def _unit_cell_weight_setup(ctx, inputs, output):
-    _, _, v_c, variation, polarity, capacitor_params, gain_f, _, _, scale = inputs
+    _, _, v_c, variation, polarity, capacitor_params, gain_f, _, _, scale, _ = inputs
     ctx.save_for_backward(v_c, variation)
     ctx.polarity, ctx.capacitor_params, ctx.gain_f, ctx.scale = polarity, capacitor_params, gain_f, scale
 
@@ -774,7 +835,7 @@ def _unit_cell_weight_grad(ctx, grad_weight):
         grad_weight.contiguous(), v_c, variation, ctx.polarity, ctx.capacitor_params, ctx.gain_f, ctx.scale
     )
     # No gradient for the shared reference: it is never trained.
-    return (*grads, None, None, None, None, None, None, None)
+    return (*grads, None, None, None, None, None, None, None, None)
 
 
 torch.library.register_autograd(

@@ -111,8 +111,8 @@ std::tuple<Tensor, Tensor> capacitor_update(const Tensor& v_c, const Tensor& var
 }
 
 Tensor capacitor_leak(const Tensor& v_c, double elapsed_s, double tau_s, double v_leak_v) {
-  static const auto op = find_op<Tensor(const Tensor&, double, double, double)>("analogtorch::capacitor_leak");
-  return op.call(v_c, elapsed_s, tau_s, v_leak_v);
+  static const auto op = find_op<Tensor(const Tensor&, double, double, double, bool)>("analogtorch::capacitor_leak");
+  return op.call(v_c, elapsed_s, tau_s, v_leak_v, /*check_values=*/true);
 }
 
 Tensor capacitor_step_(Tensor& v_c, Tensor& weight, const Tensor& g_plus_us, const Tensor& g_minus_us,
@@ -121,11 +121,11 @@ Tensor capacitor_step_(Tensor& v_c, Tensor& weight, const Tensor& g_plus_us, con
                        const Tensor& v_shared, const Tensor& variation_shared) {
   static const auto op =
       find_op<Tensor(Tensor&, Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                     int64_t, ParamList, double, double, double, double, const Tensor&, const Tensor&, double)>(
+                     int64_t, ParamList, double, double, double, double, const Tensor&, const Tensor&, double, bool)>(
           "analogtorch::capacitor_step_");
   const auto [ref_v, ref_var] = reference_or_nominal(v_shared, variation_shared, v_c, params);
   return op.call(v_c, weight, g_plus_us, g_minus_us, variation, delta_w_us, rng, polarity, params.list(), elapsed_s,
-                 params.tau_s, params.v_leak_v, gain_f, ref_v, ref_var, scale_us_per_unit);
+                 params.tau_s, params.v_leak_v, gain_f, ref_v, ref_var, scale_us_per_unit, /*check_values=*/true);
 }
 
 std::tuple<Tensor, Tensor> pcm_pair_step_(Tensor& g_plus_us, Tensor& g_minus_us, Tensor& weight,
@@ -133,10 +133,10 @@ std::tuple<Tensor, Tensor> pcm_pair_step_(Tensor& g_plus_us, Tensor& g_minus_us,
                                           double gain_f, double scale_us_per_unit, double amplitude,
                                           int64_t max_pulses, double refresh_us) {
   static const auto op = find_op<std::tuple<Tensor, Tensor>(Tensor&, Tensor&, Tensor&, const Tensor&, const Tensor&,
-                                                            ParamList, double, double, double, int64_t, double)>(
+                                                            ParamList, double, double, double, int64_t, double, bool)>(
       "analogtorch::pcm_pair_step_");
   return op.call(g_plus_us, g_minus_us, weight, delta_w_us, rng, pcm.list(), gain_f, scale_us_per_unit, amplitude,
-                 max_pulses, refresh_us);
+                 max_pulses, refresh_us, /*check_values=*/true);
 }
 
 Tensor unit_cell_weight(const Tensor& g_plus_us, const Tensor& g_minus_us, const Tensor& v_c,
@@ -144,10 +144,10 @@ Tensor unit_cell_weight(const Tensor& g_plus_us, const Tensor& g_minus_us, const
                         const CapacitorParams& params, const Tensor& v_shared, const Tensor& variation_shared) {
   static const auto op =
       find_op<Tensor(const Tensor&, const Tensor&, const Tensor&, const Tensor&, int64_t, ParamList, double,
-                     const Tensor&, const Tensor&, double)>("analogtorch::unit_cell_weight");
+                     const Tensor&, const Tensor&, double, bool)>("analogtorch::unit_cell_weight");
   const auto [ref_v, ref_var] = reference_or_nominal(v_shared, variation_shared, v_c, params);
   return op.call(g_plus_us, g_minus_us, v_c, variation, polarity, params.list(), gain_f, ref_v, ref_var,
-                 scale_us_per_unit);
+                 scale_us_per_unit, /*check_values=*/true);
 }
 
 std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> transfer(
@@ -157,10 +157,11 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> transfer(
     const Tensor& v_shared, const Tensor& variation_shared) {
   static const auto op = find_op<std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor>(
       const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, int64_t, int64_t, ParamList,
-      ParamList, double, const Tensor&, const Tensor&, double, double, bool, bool, bool)>("analogtorch::transfer");
+      ParamList, double, const Tensor&, const Tensor&, double, double, bool, bool, bool, bool)>("analogtorch::transfer");
   const auto [ref_v, ref_var] = reference_or_nominal(v_shared, variation_shared, v_c, capacitor);
   return op.call(g_plus_us, g_minus_us, v_c, variation, rng, polarity, next_polarity, pcm.list(), capacitor.list(),
-                 gain_f, ref_v, ref_var, offset_us, time_since_programming_s, closed_loop, read_noise, keep_weight);
+                 gain_f, ref_v, ref_var, offset_us, time_since_programming_s, closed_loop, read_noise, keep_weight,
+                 /*check_values=*/true);
 }
 
 Tensor quantize(const Tensor& x, const Tensor& rng, int64_t bits, double bound, double noise_std) {

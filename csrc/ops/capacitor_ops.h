@@ -101,10 +101,10 @@ inline void check_leak_args(const at::Tensor& v_c, double elapsed_s, double tau_
 }
 
 template <typename Backend>
-at::Tensor capacitor_leak(const at::Tensor& v_c, double elapsed_s, double tau_s, double v_leak_v) {
+at::Tensor capacitor_leak(const at::Tensor& v_c, double elapsed_s, double tau_s, double v_leak_v, bool check_values) {
   checks::on_device_type(v_c, "v_c", Backend::kDeviceType);
   check_leak_args(v_c, elapsed_s, tau_s, v_leak_v);
-  checks::finite_values(v_c, "v_c");
+  if (check_values) checks::finite_values(v_c, "v_c");
   const typename Backend::DeviceGuard device_guard(v_c.device());
   const at::Tensor v_in = v_c.contiguous();
   at::Tensor v_out = at::empty_like(v_in, at::MemoryFormat::Contiguous);
@@ -122,7 +122,7 @@ at::Tensor capacitor_step_(at::Tensor& v_c, at::Tensor& weight, const at::Tensor
                            const at::Tensor& g_minus_us, const at::Tensor& variation, const at::Tensor& delta_w_us,
                            const at::Tensor& rng, int64_t polarity, c10::ArrayRef<double> capacitor_params,
                            double elapsed_s, double tau_s, double v_leak_v, double gain_f, const at::Tensor& v_shared,
-                           const at::Tensor& variation_shared, double scale_us_per_unit) {
+                           const at::Tensor& variation_shared, double scale_us_per_unit, bool check_values) {
   checks::on_device_type(v_c, "v_c", Backend::kDeviceType);
   check_update_args(v_c, variation, delta_w_us, rng, polarity);
   check_leak_args(v_c, elapsed_s, tau_s, v_leak_v);
@@ -142,12 +142,14 @@ at::Tensor capacitor_step_(at::Tensor& v_c, at::Tensor& weight, const at::Tensor
   TORCH_CHECK(v_leak_v >= capacitor_params[0] && v_leak_v <= capacitor_params[1],
               "v_leak_v: expected a voltage within the rails [", capacitor_params[0], ", ", capacitor_params[1],
               "], got ", v_leak_v);
-  checks::finite_values(
-      {{v_c, "v_c", params.v_min_v, params.v_max_v},
-       {v_shared, "v_shared", params.v_min_v, params.v_max_v},
-       {g_plus_us, "g_plus_us", -checks::kMaxConductanceUs, checks::kMaxConductanceUs},
-       {g_minus_us, "g_minus_us", -checks::kMaxConductanceUs, checks::kMaxConductanceUs},
-       {delta_w_us, "delta_w_us"}});
+  if (check_values) {
+    checks::finite_values(
+        {{v_c, "v_c", params.v_min_v, params.v_max_v},
+         {v_shared, "v_shared", params.v_min_v, params.v_max_v},
+         {g_plus_us, "g_plus_us", -checks::kMaxConductanceUs, checks::kMaxConductanceUs},
+         {g_minus_us, "g_minus_us", -checks::kMaxConductanceUs, checks::kMaxConductanceUs},
+         {delta_w_us, "delta_w_us"}});
+  }
   const typename Backend::DeviceGuard device_guard(v_c.device());
   const at::Tensor g_plus = g_plus_us.contiguous(), g_minus = g_minus_us.contiguous();
   const at::Tensor var = variation.contiguous(), delta = delta_w_us.contiguous(), rng_state = rng.contiguous();

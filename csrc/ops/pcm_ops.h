@@ -5,7 +5,6 @@
 #include <ATen/ops/empty_like.h>
 
 #include <cmath>
-#include <limits>
 #include <tuple>
 #include <utility>
 #include <type_traits>
@@ -113,7 +112,8 @@ at::Tensor add_read_noise(const at::Tensor& y, const at::Tensor& variance, const
   checks::same_device(variance, "variance", y, "y");
   checks::same_shape(variance, "variance", y, "y");
   checks::rng_state(rng, y, "y");
-  checks::finite_values({{y, "y"}, {variance, "variance", 0.0, std::numeric_limits<double>::infinity()}});
+  // A read: no value checks (no host read). NaN or Inf in y or variance propagates (a negative
+  // variance has no standard deviation: NaN).
   const typename Backend::DeviceGuard device_guard(y.device());
   const at::Tensor mean = y.contiguous(), var = variance.contiguous(), rng_state = rng.contiguous();
   at::Tensor out = at::empty_like(mean, at::MemoryFormat::Contiguous);
@@ -139,7 +139,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> hardware_aware_read(const at::Ten
   TORCH_CHECK(time_min_s > 0.0 || time_max_s == 0.0,
               "time_min_s: expected > 0 for a time window (log-uniform), got 0 with time_max_s ", time_max_s);
   const pcm::ProgrammingParams programming = params::programming(pcm_params);
-  checks::finite_values(weight_us, "weight_us");
+  // A read (the layer's training forward): no value checks (no host read); a weight that is NaN or
+  // +-Inf reads as itself with that variance (kernels/hardware_aware.h).
   const typename Backend::DeviceGuard device_guard(weight_us.device());
   const at::Tensor weight = weight_us.contiguous(), rng_state = rng.contiguous();
   at::Tensor time = at::empty({3}, weight.options());
@@ -176,7 +177,7 @@ std::tuple<at::Tensor, at::Tensor> pcm_pair_step_(at::Tensor& g_plus_us, at::Ten
                                                   const at::Tensor& delta_w_us, const at::Tensor& rng,
                                                   c10::ArrayRef<double> pcm_params, double gain_f,
                                                   double scale_us_per_unit, double amplitude, int64_t max_pulses,
-                                                  double refresh_us) {
+                                                  double refresh_us, bool check_values) {
   checks::on_device_type(g_plus_us, "g_plus_us", Backend::kDeviceType);
   checks::float32(g_plus_us, "g_plus_us");
   checks::cell_state(g_minus_us, "g_minus_us", g_plus_us, "g_plus_us");
@@ -196,9 +197,11 @@ std::tuple<at::Tensor, at::Tensor> pcm_pair_step_(at::Tensor& g_plus_us, at::Ten
   TORCH_CHECK(max_pulses >= 1 && max_pulses <= 127, "max_pulses: expected an integer in [1, 127], got ", max_pulses);
   checks::positive(refresh_us, "refresh_us");
   const pcm::ProgrammingParams params = params::programming(pcm_params);
-  checks::finite_values({{g_plus_us, "g_plus_us", 0.0, params.g_max_us},
-                         {g_minus_us, "g_minus_us", 0.0, params.g_max_us},
-                         {delta_w_us, "delta_w_us"}});
+  if (check_values) {
+    checks::finite_values({{g_plus_us, "g_plus_us", 0.0, params.g_max_us},
+                           {g_minus_us, "g_minus_us", 0.0, params.g_max_us},
+                           {delta_w_us, "delta_w_us"}});
+  }
   const typename Backend::DeviceGuard device_guard(g_plus_us.device());
   const at::Tensor delta = delta_w_us.contiguous(), rng_state = rng.contiguous();
   at::Tensor pulses = at::empty_like(g_plus_us, g_plus_us.options().dtype(at::kChar));

@@ -13,6 +13,12 @@ namespace analogtorch {
 namespace impl {
 
 template <typename Backend>
+int64_t host_reads(const at::Tensor& like) {
+  checks::on_device_type(like, "like", Backend::kDeviceType);
+  return checks::host_reads().load(std::memory_order_relaxed);
+}
+
+template <typename Backend>
 void register_kernels(torch::Library& m) {
   m.impl("pcm_program", &pcm_program<Backend>);
   m.impl("pcm_read", &pcm_read<Backend>);
@@ -29,6 +35,7 @@ void register_kernels(torch::Library& m) {
   m.impl("transfer", &transfer<Backend>);
   m.impl("quantize", &quantize<Backend>);
   m.impl("quantize_backward", &quantize_backward<Backend>);
+  m.impl("host_reads", &host_reads<Backend>);
 }
 
 }  // namespace impl

@@ -33,7 +33,7 @@ template <typename Backend>
 at::Tensor unit_cell_weight(const at::Tensor& g_plus_us, const at::Tensor& g_minus_us, const at::Tensor& v_c,
                             const at::Tensor& variation, int64_t polarity, c10::ArrayRef<double> capacitor_params,
                             double gain_f, const at::Tensor& v_shared, const at::Tensor& variation_shared,
-                            double scale_us_per_unit) {
+                            double scale_us_per_unit, bool check_values) {
   checks::on_device_type(g_plus_us, "g_plus_us", Backend::kDeviceType);
   check_floating(g_plus_us, "g_plus_us");
   check_like(g_minus_us, "g_minus_us", g_plus_us, "g_plus_us");
@@ -45,10 +45,12 @@ at::Tensor unit_cell_weight(const at::Tensor& g_plus_us, const at::Tensor& g_min
   checks::positive(scale_us_per_unit, "scale_us_per_unit");
   const capacitor::Params params = params::capacitor(capacitor_params);
   constexpr double kG = checks::kMaxConductanceUs;
-  checks::finite_values({{g_plus_us, "g_plus_us", -kG, kG},
-                         {g_minus_us, "g_minus_us", -kG, kG},
-                         {v_c, "v_c", params.v_min_v, params.v_max_v},
-                         {v_shared, "v_shared", params.v_min_v, params.v_max_v}});
+  if (check_values) {
+    checks::finite_values({{g_plus_us, "g_plus_us", -kG, kG},
+                           {g_minus_us, "g_minus_us", -kG, kG},
+                           {v_c, "v_c", params.v_min_v, params.v_max_v},
+                           {v_shared, "v_shared", params.v_min_v, params.v_max_v}});
+  }
   const typename Backend::DeviceGuard device_guard(g_plus_us.device());
   const at::Tensor g_plus = g_plus_us.contiguous(), g_minus = g_minus_us.contiguous(), v = v_c.contiguous();
   const at::Tensor var = variation.contiguous(), ref_v = v_shared.contiguous(), ref_var = variation_shared.contiguous();
@@ -109,7 +111,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
     const at::Tensor& rng, int64_t polarity, int64_t next_polarity, c10::ArrayRef<double> pcm_params,
     c10::ArrayRef<double> capacitor_params, double gain_f, const at::Tensor& v_shared,
     const at::Tensor& variation_shared, double offset_us,
-    double time_since_programming_s, bool closed_loop, bool read_noise, bool keep_weight) {
+    double time_since_programming_s, bool closed_loop, bool read_noise, bool keep_weight, bool check_values) {
   checks::on_device_type(g_plus_us, "g_plus_us", Backend::kDeviceType);
   checks::float32(g_plus_us, "g_plus_us");
   checks::cell_state(g_minus_us, "g_minus_us", g_plus_us, "g_plus_us");
@@ -131,10 +133,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
   TORCH_CHECK(2.0 * offset_us <= swing, "offset_us: expected <= half the capacitor's upward swing g(v_max_v) - ",
               "g(v_init_v) (", swing, " uS), got ", offset_us);
   constexpr double kG = checks::kMaxConductanceUs;
-  checks::finite_values({{g_plus_us, "g_plus_us", -kG, kG},
-                         {g_minus_us, "g_minus_us", -kG, kG},
-                         {v_c, "v_c", cap.v_min_v, cap.v_max_v},
-                         {v_shared, "v_shared", cap.v_min_v, cap.v_max_v}});
+  if (check_values) {
+    checks::finite_values({{g_plus_us, "g_plus_us", -kG, kG},
+                           {g_minus_us, "g_minus_us", -kG, kG},
+                           {v_c, "v_c", cap.v_min_v, cap.v_max_v},
+                           {v_shared, "v_shared", cap.v_min_v, cap.v_max_v}});
+  }
   const typename Backend::DeviceGuard device_guard(g_plus_us.device());
   const at::Tensor g_plus = g_plus_us.contiguous(), g_minus = g_minus_us.contiguous(), v = v_c.contiguous();
   const at::Tensor var = variation.contiguous(), rng_state = rng.contiguous();

@@ -39,11 +39,32 @@ def test_a_refused_forward_advances_nothing(preset):
     model = mlp(ALL[preset]()).train()
     model(torch.rand(4, 6)).sum().backward()  # some history first
     before = snapshot(model)
+    with pytest.raises(ValueError, match=r"input: expected shape \[\*, 6\], got \[4, 7\]"):
+        model(torch.rand(4, 7))
+    with pytest.raises(TypeError, match="input: expected a floating-point tensor"):
+        model(torch.ones(4, 6, dtype=torch.int64))
+    assert_unchanged(model, before)  # rng_state, counters, pending examples
+
+
+@pytest.mark.parametrize("preset", list(ALL))
+def test_a_nan_input_propagates_and_the_step_it_poisons_is_refused_whole(preset):
+    # Reads check no values (they read nothing back from the device): NaN in an input reaches
+    # that input's outputs as NaN, never as a clipped number, and AnalogSGD's check of the step
+    # refuses what it poisoned.
+    model = mlp(ALL[preset]()).train()
+    optimizer = AnalogSGD(model.parameters(), lr=0.1)
+    model(torch.rand(4, 6)).sum().backward()
+    optimizer.step()  # some history first
+    optimizer.zero_grad()
     bad = torch.rand(4, 6)
     bad[1, 2] = float("nan")
-    with pytest.raises(RuntimeError, match="x: expected numbers, found NaN"):
-        model(bad)
-    assert_unchanged(model, before)  # rng_state, counters, pending examples
+    y = model(bad)
+    assert torch.isnan(y[1]).all() and torch.isfinite(y[[0, 2, 3]]).all()
+    y.sum().backward()
+    before = snapshot(model)
+    with pytest.raises(ValueError, match=r"AnalogSGD: the gradient of \d+ parameter\(s\) .* holds NaN or Inf"):
+        optimizer.step()
+    assert_unchanged(model, before)
 
 
 @pytest.mark.parametrize("preset", list(ALL))

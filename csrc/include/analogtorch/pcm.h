@@ -70,10 +70,12 @@ ANALOGTORCH_HD float read_noise_sigma_us(float g_t_us, float g_programmed_us, co
   return detmath::fabs_(g_t_us) * q_s * r.noise_growth;
 }
 
-// One read at time t: drift, then fresh read noise (standard normal z), floored at 0.
+// One read at time t: drift, then fresh read noise (standard normal z), floored at 0. NaN (from a
+// NaN conductance or exponent) propagates: the floor would make it a plausible 0.
 ANALOGTORCH_HD float read_us(float g_programmed_us, float nu, const ReadTime& r, float g_max_us, float z) {
   const float g_t = drifted_us(g_programmed_us, nu, r);
-  return detmath::fmax_(g_t + read_noise_sigma_us(g_t, g_programmed_us, r, g_max_us) * z, 0.0f);
+  const float read = g_t + read_noise_sigma_us(g_t, g_programmed_us, r, g_max_us) * z;
+  return detmath::is_nan(read) ? read : detmath::fmax_(read, 0.0f);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -100,8 +100,11 @@ struct HardwareAwareRead {
     float variance = 0.0f;
     const float g_plus = drifted_device(plus, detmath::fmax_(w, 0.0f), r, seed, step, variance);
     const float g_minus = drifted_device(minus, detmath::fmax_(-w, 0.0f), r, seed, step, variance);
-    mean_us[i] = g_plus - g_minus;
-    variance_us2[i] = variance;
+    // A NaN or infinite weight has no programming: it reads as itself, with variance |w| (NaN or
+    // Inf), so that it propagates instead of becoming a plausible (clipped) conductance.
+    const bool finite = w - w == 0.0f;
+    mean_us[i] = finite ? g_plus - g_minus : w;
+    variance_us2[i] = finite ? variance : detmath::fabs_(w);
   }
 };
 
