@@ -11,6 +11,11 @@ A step is all or nothing: every gradient (digital and device-held) is checked fo
 every device request validated before anything changes. By default a bad step raises ``ValueError``;
 ``nonfinite_grads="skip"`` skips it instead (as ``torch.amp.GradScaler`` does) and counts it in
 ``skipped_steps``.
+
+That decision is the one host read of a step (:func:`_all_accepted`; on a GPU its one
+synchronisation): the checks of every gradient and every device request are computed on the device
+and read back together. Only when they fail are they repeated one by one, to name what failed; the
+updates of an accepted step check no values again.
 """
 
 from __future__ import annotations
@@ -22,6 +27,13 @@ import torch
 from .nn.base import device_owner
 
 __all__ = ["AnalogSGD"]
+
+
+def _all_accepted(answers: list[torch.Tensor]) -> bool:
+    """The one host read of an ``AnalogSGD`` step: whether every answer (0-dim bool tensors: a
+    gradient is finite, a device request would be accepted) is True. An all-or-nothing step must
+    know before it changes anything, and reads all of its answers back at once."""
+    return bool(torch.stack(answers).all().item())
 
 
 class AnalogSGD(torch.optim.SGD):
@@ -64,18 +76,12 @@ class AnalogSGD(torch.optim.SGD):
             raise ValueError(f"AnalogSGD: {message}; nothing was updated (nonfinite_grads='skip' skips such steps)")
         self.skipped_steps += 1
         if self.skipped_steps == 1:
-            # _refuse <- step <- torch.no_grad's wrapper <- the caller's line
-            warnings.warn(f"AnalogSGD: skipped a step: {message} (counted in skipped_steps)", stacklevel=4)
+            # _refuse <- _checks_pass <- step <- torch.no_grad's wrapper <- the caller's line
+            warnings.warn(f"AnalogSGD: skipped a step: {message} (counted in skipped_steps)", stacklevel=5)
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        grads = [param.grad for group in self.param_groups for param in group["params"] if param.grad is not None]
-        # One check of every gradient before anything changes: a refused or skipped step leaves the
-        # devices and the digital parameters as they were.
+    def _checks_pass(self, grads: list[torch.Tensor], requests: list) -> bool:
+        """The checks one by one, each naming what it found (host reads: this runs only when the
+        step's answers were not all True). False: the step was refused or skipped."""
         if grads and not torch.stack([torch.isfinite(grad).all() for grad in grads]).all():
             device_held = {id(param) for _, param, _, _ in self._device_held()}
             bad = [
@@ -86,7 +92,22 @@ class AnalogSGD(torch.optim.SGD):
             self._refuse(
                 f"the gradient of {len(bad)} parameter(s) ({held} device-held weight(s), {len(bad) - held} digital) holds NaN or Inf"
             )
-            return loss
+            return False
+        try:
+            for _, layer, name, delta in requests:
+                layer.check_device_update(name, delta)
+        except ValueError as error:
+            self._refuse(str(error))
+            return False
+        return True
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        grads = [param.grad for group in self.param_groups for param in group["params"] if param.grad is not None]
         requests = []
         for group, param, layer, name in self._device_held():
             grad = param.grad
@@ -94,15 +115,17 @@ class AnalogSGD(torch.optim.SGD):
                 grad = grad.add(param, alpha=group["weight_decay"])
             direction = -1.0 if group["maximize"] else 1.0
             requests.append((param, layer, name, grad * (-direction * group["lr"])))
-        try:
-            for _, layer, name, delta in requests:
-                layer.check_device_update(name, delta)
-        except ValueError as error:
-            self._refuse(str(error))
+        # Every gradient and every device request is checked before anything changes, on the
+        # device, and the answers are read back once: a refused or skipped step leaves the devices
+        # and the digital parameters as they were.
+        answers = [torch.isfinite(grad).all() for grad in grads]
+        answers += [layer.device_update_accepted(name, delta) for _, layer, name, delta in requests]
+        accepted = bool(answers) and _all_accepted(answers)
+        if not accepted and not self._checks_pass(grads, requests):
             return loss
         hidden = []
         for param, layer, name, delta in requests:
-            layer.device_update(name, delta)
+            layer.device_update(name, delta, checked=accepted)
             hidden.append((param, param.grad))
             param.grad = None  # keep the digital step away from device-held weights
         try:

@@ -172,13 +172,28 @@ class AnalogModule(nn.Module):
                 )
 
     @torch.no_grad()
-    def device_update(self, name: str, delta: torch.Tensor) -> None:
-        """Applies a requested change (network units, the parameter's shape) through the devices."""
+    def device_update_accepted(self, name: str, delta: torch.Tensor) -> torch.Tensor:
+        """Whether :meth:`check_device_update` would pass, as a 0-dim bool tensor on the layer's
+        device, computed without reading anything back from it (``AnalogSGD`` reads the answers of
+        a whole step at once). True lets ``device_update(name, delta, checked=True)`` follow;
+        False says only that :meth:`check_device_update` must tell why."""
+        param = getattr(self, name)
+        if (id(param), param._version) != self._weight_versions.get(name):
+            # Written since the devices last wrote it: check_device_update compares the values.
+            return torch.zeros((), dtype=torch.bool, device=self._device())
+        answers = [tile.update_accepted(matrix, weight)
+                   for tile, matrix, weight in zip(self.tiles[name], self._matrices(delta, name), self._matrices(param.detach(), name))]  # fmt: skip
+        return torch.stack(answers).all()
+
+    @torch.no_grad()
+    def device_update(self, name: str, delta: torch.Tensor, *, checked: bool = False) -> None:
+        """Applies a requested change (network units, the parameter's shape) through the devices.
+        ``checked``: :meth:`device_update_accepted` said True (no value is checked again)."""
         param = getattr(self, name)
         if self.deployed_tiles:
             raise RuntimeError(f"{type(self).__name__}: it is programmed for inference; analogtorch.unprogram(model) returns it to training")
         for tile, matrix, weight in zip(self.tiles[name], self._matrices(delta, name), self._matrices(param.data, name)):
-            tile.update(matrix, weight)
+            tile.update(matrix, weight, checked=checked)
         self._weight_versions[name] = (id(param), param._version)
 
     # ------------------------------------------------------------------------------------------

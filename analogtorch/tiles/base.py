@@ -9,12 +9,17 @@ the ``state_dict`` names of the torch module it replaces. The interface:
 - ``holds_weights``: whether the devices hold the weight (in-situ kinds). Then ``initialize(weight)``
   programs fresh devices from ``weight`` and writes what they hold back into it,
   ``device_weight()`` is what they hold, and ``check_update``/``update`` change them
-  (``analogtorch.optim.AnalogSGD`` calls these).
+  (``analogtorch.optim.AnalogSGD`` calls these, after ``update_accepted``: the same checks as
+  tensors, which it reads back once for a whole step).
 - ``program(weight, pcm)``: a :class:`~analogtorch.tiles.DeployedTile` holding ``weight`` in PCM.
 - ``stats()``: what the simulated hardware did (counters), for ``analog_stats`` and ``estimate``.
 - State: buffers (device state, rng state, counters and per-step scalars, all tensors so that a
   compiled model never recompiles) and an extra state naming the configuration; anything loaded is
   validated before it is copied.
+- No host reads on the hot path: a forward, its backward and an update read nothing back from the
+  device. The per-step scalars that the host needs (how many examples, which polarity, when to
+  transfer) are mirrored as Python numbers (``_host``), written with their buffers
+  (``_set_host``, ``_add_host``) and read again from the buffers after a load or a move only.
 """
 
 from __future__ import annotations
@@ -74,6 +79,9 @@ class Tile(nn.Module, metaclass=abc.ABCMeta):
     """What one counted update pulse is: ``"capacitor"`` (a 3T1C pulse), ``"pcm_set"`` (a PCM
     partial-SET pulse) or None (no in-situ updates); the energy estimate prices them."""
 
+    mirrored: ClassVar[tuple[str, ...]] = ()
+    """The 0-dim buffers mirrored on the host (see the module docstring)."""
+
     def __init__(self, out_features: int, in_features: int, config: AnalogConfig, device: torch.device | str | None = None):
         super().__init__()
         if not isinstance(config, self.config_class):
@@ -117,8 +125,18 @@ class Tile(nn.Module, metaclass=abc.ABCMeta):
         """Raises ValueError if ``update(delta_weight, ...)`` would be refused; changes nothing."""
         raise TypeError(f"{type(self).__name__}: its weights are digital; a digital optimizer updates them")
 
-    def update(self, delta_weight: torch.Tensor, weight: torch.Tensor) -> None:
-        """Applies a requested weight change through the devices; writes the new weight into ``weight``."""
+    def update_accepted(self, delta_weight: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """A 0-dim bool tensor on the tile's device, computed without reading anything back: True
+        when ``update(delta_weight, weight, checked=True)`` may run, i.e. the change is finite,
+        ``weight`` is what the devices hold and their state lies within its bounds (everything
+        that ``check_update`` and the update ops check). False says only that those checks must
+        run to tell why."""
+        raise TypeError(f"{type(self).__name__}: its weights are digital; a digital optimizer updates them")
+
+    def update(self, delta_weight: torch.Tensor, weight: torch.Tensor, *, checked: bool = False) -> None:
+        """Applies a requested weight change through the devices; writes the new weight into
+        ``weight``. ``checked``: ``update_accepted`` said True (the ops then check no values and
+        read nothing back)."""
         raise TypeError(f"{type(self).__name__}: its weights are digital; a digital optimizer updates them")
 
     def program(self, weight: torch.Tensor, pcm=None, *, seed: int | None = None):
@@ -163,6 +181,44 @@ class Tile(nn.Module, metaclass=abc.ABCMeta):
 
     def _count(self, name: str, value: float | torch.Tensor) -> None:
         self.counters[_COUNTER[name]] += value
+
+    # The mirror of buffer `name` is the attribute `_host_<name>` (None or absent: not held). One
+    # attribute each, not a dict: a compiled forward that drops one then guards on nothing else.
+
+    def _host(self, name: str) -> int | float:
+        """0-dim buffer ``name`` as a Python number, from its host mirror; read from the buffer
+        (a device synchronisation on a GPU) only when no mirror is held."""
+        value = getattr(self, "_host_" + name, None)
+        if value is None:
+            value = getattr(self, name).item()
+            setattr(self, "_host_" + name, value)
+        return value
+
+    def _set_host(self, name: str, value: int | float) -> None:
+        """Writes ``value`` into buffer ``name`` and its mirror (exactly: a Python int or float
+        is exact in an int64 or float64 buffer)."""
+        getattr(self, name).fill_(value)
+        setattr(self, "_host_" + name, value)
+
+    def _add_host(self, name: str, value: int | float) -> None:
+        """Adds ``value`` to buffer ``name`` and to its mirror (the same IEEE float64 or int64 add)."""
+        getattr(self, name).add_(value)
+        if torch.compiler.is_compiling():
+            # A compiled forward runs its Python when traced, not at every call: the mirror cannot
+            # follow, and its next use reads the buffer.
+            setattr(self, "_host_" + name, None)
+            return
+        held = getattr(self, "_host_" + name, None)
+        if held is not None:
+            setattr(self, "_host_" + name, held + value)
+
+    def _refresh_mirrors(self) -> None:
+        """After a load or a move (which write the buffers, not the mirrors): one read of each
+        mirrored buffer, so that the hot path that follows reads none."""
+        for name in self.mirrored:
+            buffer = self._buffers.get(name)
+            held = buffer is not None and not buffer.is_meta
+            setattr(self, "_host_" + name, buffer.item() if held else None)
 
     def extra_repr(self) -> str:
         return f"{self.out_features}x{self.in_features}"
@@ -231,6 +287,7 @@ class Tile(nn.Module, metaclass=abc.ABCMeta):
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs):
         self.check_incoming(state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+        self._refresh_mirrors()
         self._invalidate_caches()
 
     def _invalidate_caches(self) -> None:
@@ -238,6 +295,7 @@ class Tile(nn.Module, metaclass=abc.ABCMeta):
 
     def _apply(self, fn, recurse=True):
         super()._apply(fn, recurse)
+        self._refresh_mirrors()
         self._invalidate_caches()
         return self
 

@@ -40,6 +40,7 @@ class DeployedTile(Tile):
     """
 
     config_class = AnalogConfig
+    mirrored = ("time_s",)
 
     def __init__(self, out_features, in_features, config: AnalogConfig, pcm: PCMDevice, device=None):
         super().__init__(out_features, in_features, config, device)
@@ -55,6 +56,7 @@ class DeployedTile(Tile):
         blocks = (self.grid.row_blocks, out_features)
         self.register_buffer("scale_us_per_unit", torch.ones(blocks, **scalar))  # per array (or column)
         self.register_buffer("time_s", torch.zeros((), **scalar))
+        self._host_time_s = 0.0
         self.register_buffer("reference", torch.zeros(blocks, **scalar))  # calibration response at time 0
         self.register_buffer("compensation", torch.ones(blocks, **scalar))  # on each array's partial sums
         self._weight: torch.Tensor | None = None  # drifted weights at time_s (network units)
@@ -160,7 +162,7 @@ class DeployedTile(Tile):
         return (columns.sum(-1, keepdim=True) / count).expand_as(columns).reshape(grid.row_blocks, -1)[:, : self.out_features]
 
     def commit_time(self, plan: dict[str, Any]) -> None:
-        self.time_s.fill_(plan["time_s"])
+        self._set_host("time_s", plan["time_s"])
         self.compensation.copy_(plan["compensation"])
         self._weight, self._variance = plan["weight"], plan["variance"]
         self._advance_rng(plan["rng_uses"])
@@ -186,7 +188,7 @@ class DeployedTile(Tile):
 
     def _current(self):
         if self._weight is None:
-            self._weight, self._variance = self._moments(float(self.time_s))
+            self._weight, self._variance = self._moments(self._host("time_s"))
         return self._weight, self._variance
 
     # --- reads --------------------------------------------------------------------------------

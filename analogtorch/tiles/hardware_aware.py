@@ -31,6 +31,7 @@ class HardwareAwareTile(Tile):
     draw's deviation is added to the current weights (kept in buffers: a resume is bit-identical)."""
 
     config_class = HardwareAwareConfig
+    mirrored = ("noise_forwards",)
 
     def __init__(self, out_features, in_features, config, device=None):
         super().__init__(out_features, in_features, config, device)
@@ -43,7 +44,7 @@ class HardwareAwareTile(Tile):
             self.register_buffer("noise_full_scale", torch.ones((self.grid.row_blocks, out_features), **factory))
             # Forwards that used the last draw; device_noise_every: a draw is due.
             self.register_buffer("noise_forwards", torch.full((), config.device_noise_every, dtype=torch.int64, device=device))
-        self._noise_forwards: int | None = None
+            self._host_noise_forwards = config.device_noise_every
 
     def _full_scale(self, weight_abs: torch.Tensor) -> torch.Tensor:
         """``[row_blocks, out]``: what one device at G_max stands for, per array (or column)."""
@@ -60,7 +61,9 @@ class HardwareAwareTile(Tile):
             self._count_reads(x.shape[0], training=False)
             return y
         reuse = config.device_noise_every > 1 and not torch.compiler.is_compiling()
-        if reuse and self._host_noise_forwards() < config.device_noise_every:
+        # The forwards since the last draw, from the host mirror (reading the buffer would
+        # synchronise with the device every forward).
+        if reuse and self._host("noise_forwards") < config.device_noise_every:
             deviation, variance, bound, full_scale = self.noise_deviation, self.noise_variance, self.noise_bound, self.noise_full_scale
             draw_rng, uses = None, 1
         else:
@@ -78,22 +81,10 @@ class HardwareAwareTile(Tile):
                 self.noise_variance.copy_(variance)
                 self.noise_bound.copy_(bound)
                 self.noise_full_scale.copy_(full_scale)
-                self.noise_forwards.zero_()
-                self._noise_forwards = 0
-            self.noise_forwards += 1
-            self._noise_forwards += 1
+                self._set_host("noise_forwards", 0)
+            self._add_host("noise_forwards", 1)
         self._count_reads(x.shape[0], training=False)
         return y
-
-    def _host_noise_forwards(self) -> int:
-        """The forwards since the last draw, mirrored on the host (reading the buffer would
-        synchronise with the device every forward); refreshed after loads and moves."""
-        if self._noise_forwards is None:
-            self._noise_forwards = int(self.noise_forwards)
-        return self._noise_forwards
-
-    def _invalidate_caches(self) -> None:
-        self._noise_forwards = None
 
     @torch.no_grad()
     def _draw_device_noise(self, weight: torch.Tensor, rng: torch.Tensor):

@@ -49,6 +49,7 @@ class InSituTile(Tile):
     every read (forward and the backward's transposed read)."""
 
     holds_weights = True
+    mirrored = ("scale_us_per_unit", "time_since_programming_s", "pending_examples")
 
     def __init__(self, out_features, in_features, config, device=None):
         super().__init__(out_features, in_features, config, device)
@@ -63,6 +64,7 @@ class InSituTile(Tile):
         self.register_buffer("time_since_programming_s", torch.zeros((), **scalar64))
         # Input vectors read in training since the last update: the examples the next update trains on.
         self.register_buffer("pending_examples", torch.zeros((), dtype=torch.int64, device=device))
+        self._host_scale_us_per_unit, self._host_time_since_programming_s, self._host_pending_examples = 1.0, 0.0, 0
         self._read_variance_base: torch.Tensor | None = None
         # The opt-in pulse record (track_pulses): None, so that an untracked tile holds nothing more.
         self.pulse_statistics: dict[str, Any] | None = None
@@ -147,7 +149,7 @@ class InSituTile(Tile):
         self._advance_rng()
         self._count_reads(x.shape[0], training=training)
         if training:  # examples that will reach an update
-            self.pending_examples += x.shape[0]
+            self._add_host("pending_examples", x.shape[0])
         return y
 
     def _full_scale(self) -> torch.Tensor:
@@ -212,7 +214,7 @@ class InSituTile(Tile):
         pcm = self.pcm
         largest = weight.abs().max().item() if weight.numel() else 0.0
         scale = self.weight_range_fraction * self.gain_f * pcm.target_clip_us / max(largest, 1e-12)
-        self.scale_us_per_unit.fill_(scale)
+        self._set_host("scale_us_per_unit", scale)
         target_us = weight.float() * scale / self.gain_f
         self._initialize_cells(target_us.shape)
         target_us = target_us - self._cell_offset_us() / self.gain_f
@@ -221,8 +223,8 @@ class InSituTile(Tile):
         self._advance_rng()
         self.g_plus_us.copy_(plus.conductance_us)
         self.g_minus_us.copy_(minus.conductance_us)
-        self.time_since_programming_s.zero_()
-        self.pending_examples.zero_()
+        self._set_host("time_since_programming_s", 0.0)
+        self._set_host("pending_examples", 0)
         self._count("programming_pulses", pulses)
         self._count("programming_iterations", iterations)
         self._invalidate_caches()
@@ -250,10 +252,30 @@ class InSituTile(Tile):
                 "the device state is untouched"
             )
 
+    def device_weight(self) -> torch.Tensor:
+        return self._held_weight(check_values=True)
+
+    @abc.abstractmethod
+    def _held_weight(self, check_values: bool) -> torch.Tensor:
+        """What the devices hold; ``check_values=False``: their state is known to be in bounds."""
+
+    def update_accepted(self, delta_weight: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        shape = (self.out_features, self.in_features)
+        if tuple(delta_weight.shape) != shape or tuple(weight.shape) != shape:
+            return torch.zeros((), dtype=torch.bool, device=self.g_plus_us.device)
+        # Comparisons are False for NaN: a NaN anywhere makes the answer False.
+        flags = [torch.isfinite(self._delta_us(delta_weight)).all()]
+        for name, (dtype, _, bounds) in self._state_spec().items():
+            if dtype == torch.float32 and bounds is not None:  # the device state, as loading bounds it
+                state = getattr(self, name)
+                flags.append(((state >= bounds[0]) & (state <= bounds[1])).all())
+        flags.append(torch.eq(weight, self._held_weight(check_values=False)).all())
+        return torch.stack(flags).all()
+
     def _start_update(self) -> tuple[int, float]:
         """The examples the update trains on and their simulated time; counts the update."""
-        examples = int(self.pending_examples)
-        self.pending_examples.zero_()
+        examples = self._host("pending_examples")
+        self._set_host("pending_examples", 0)
         elapsed_s = examples * self.seconds_per_example_s
         self._count("examples", examples)
         self._count("updates", 1)
@@ -288,6 +310,7 @@ class UnitCellTile(InSituTile):
 
     config_class = UnitCellConfig
     update_pulse = "capacitor"
+    mirrored = (*InSituTile.mirrored, "polarity", "examples_since_transfer")
 
     def __init__(self, out_features, in_features, config, device=None):
         super().__init__(out_features, in_features, config, device)
@@ -298,6 +321,7 @@ class UnitCellTile(InSituTile):
         self.register_buffer("variation_shared", torch.zeros((out_features, 3), device=device, dtype=torch.int8))
         self.register_buffer("polarity", torch.ones((), dtype=torch.int64, device=device))
         self.register_buffer("examples_since_transfer", torch.zeros((), dtype=torch.int64, device=device))
+        self._host_polarity, self._host_examples_since_transfer = 1, 0
         self.seconds_per_example_s = config.unit_cell.capacitor.seconds_per_example_s
 
     rail_sampled_at = "transfers"
@@ -338,8 +362,8 @@ class UnitCellTile(InSituTile):
         rng = self._rng()
         self.variation_shared.copy_(ops.cell_variation(rng, (shape[0],)))
         self._advance_rng()
-        self.polarity.fill_(1)
-        self.examples_since_transfer.zero_()
+        self._set_host("polarity", 1)
+        self._set_host("examples_since_transfer", 0)
 
     def _cell_offset_us(self) -> torch.Tensor:
         # g(v_init) - g_shared(v_init) of each cell, from the thresholds: the PCM target leaves it
@@ -350,15 +374,17 @@ class UnitCellTile(InSituTile):
                                     capacitor=cell.capacitor, v_shared=self.v_shared,
                                     variation_shared=self.variation_shared)  # fmt: skip
 
-    def device_weight(self) -> torch.Tensor:
+    def _held_weight(self, check_values: bool) -> torch.Tensor:
         return self._weight_of(self.g_plus_us, self.g_minus_us, self.v_c, self.variation, self.v_shared,
-                               self.variation_shared, int(self.polarity), float(self.scale_us_per_unit))  # fmt: skip
+                               self.variation_shared, self._host("polarity"), self._host("scale_us_per_unit"),
+                               check_values=check_values)  # fmt: skip
 
-    def _weight_of(self, g_plus, g_minus, v_c, variation, v_shared, variation_shared, polarity: int, scale: float):
+    def _weight_of(self, g_plus, g_minus, v_c, variation, v_shared, variation_shared, polarity: int, scale: float,
+                   check_values: bool = True):  # fmt: skip
         cell = self.config.unit_cell
         return ops.unit_cell_weight(g_plus, g_minus, v_c, variation, polarity, gain_f=cell.gain_f,
                                     scale_us_per_unit=scale, capacitor=cell.capacitor, v_shared=v_shared,
-                                    variation_shared=variation_shared)  # fmt: skip
+                                    variation_shared=variation_shared, check_values=check_values)  # fmt: skip
 
     def weight_held_by(self, incoming):
         names = ("g_plus_us", "g_minus_us", "v_c", "variation", "v_shared", "variation_shared", "polarity",
@@ -368,37 +394,40 @@ class UnitCellTile(InSituTile):
         return self._weight_of(*(incoming[name] for name in names[:6]), int(incoming["polarity"]), float(incoming["scale_us_per_unit"]))
 
     @torch.no_grad()
-    def update(self, delta_weight: torch.Tensor, weight: torch.Tensor) -> None:
+    def update(self, delta_weight: torch.Tensor, weight: torch.Tensor, *, checked: bool = False) -> None:
         """Capacitor pulses for the requested change (network units) and leakage over the examples
         read since the last update, then a transfer when due; ``weight`` is rewritten in place."""
-        self.check_update(delta_weight)
+        if not checked:
+            self.check_update(delta_weight)
         cell = self.config.unit_cell
         examples, elapsed_s = self._start_update()
         cap = cell.capacitor
+        polarity = self._host("polarity")
         # The references leak like the cells over the same time; they are never pulsed.
-        self.v_shared.copy_(ops.capacitor_leak(self.v_shared, elapsed_s, cap.tau_s, cap.v_leak_v))
+        self.v_shared.copy_(ops.capacitor_leak(self.v_shared, elapsed_s, cap.tau_s, cap.v_leak_v, check_values=not checked))
         rng = self._rng()
         pulses = ops.capacitor_step_(
             self.v_c, weight, self.g_plus_us, self.g_minus_us, self.variation, self._delta_us(delta_weight), rng,
-            int(self.polarity), elapsed_s=elapsed_s, gain_f=cell.gain_f,
-            scale_us_per_unit=float(self.scale_us_per_unit), capacitor=cap, v_shared=self.v_shared,
-            variation_shared=self.variation_shared,
+            polarity, elapsed_s=elapsed_s, gain_f=cell.gain_f,
+            scale_us_per_unit=self._host("scale_us_per_unit"), capacitor=cap, v_shared=self.v_shared,
+            variation_shared=self.variation_shared, check_values=not checked,
         )  # fmt: skip
         self._advance_rng()
-        self.time_since_programming_s += elapsed_s
-        self.examples_since_transfer += examples
+        self._add_host("time_since_programming_s", elapsed_s)
+        self._add_host("examples_since_transfer", examples)
         self._count("pulses", pulses.abs().sum(dtype=torch.int64))
         if self.pulse_statistics is not None:
-            self._record_pulses(pulses, int(self.polarity), examples)  # pulses move g; p turns them into W
-        if int(self.examples_since_transfer) >= cell.transfer_every:
-            self._transfer(weight)
+            self._record_pulses(pulses, polarity, examples)  # pulses move g; p turns them into W
+        if self._host("examples_since_transfer") >= cell.transfer_every:
+            # The kernels keep V_C and v_shared within the rails: checked state stays in bounds.
+            self._transfer(weight, check_values=not checked)
 
     @torch.no_grad()
-    def _transfer(self, weight: torch.Tensor) -> None:
+    def _transfer(self, weight: torch.Tensor, check_values: bool = True) -> None:
         """Moves every cell's weight into its PCM pair (the Nature 2018 transfer) and flips the
         capacitor polarity when polarity inversion is on."""
         cell = self.config.unit_cell
-        polarity = int(self.polarity)
+        polarity = self._host("polarity")
         next_polarity = -polarity if cell.polarity_inversion else polarity
         if self.pulse_statistics is not None:
             cap = cell.capacitor
@@ -412,24 +441,26 @@ class UnitCellTile(InSituTile):
         result = ops.transfer(
             self.g_plus_us, self.g_minus_us, self.v_c, self.variation, rng, polarity,
             next_polarity=next_polarity, gain_f=cell.gain_f, offset_us=cell.offset_us,
-            time_since_programming_s=float(self.time_since_programming_s), pcm=cell.pcm, capacitor=cell.capacitor,
+            time_since_programming_s=self._host("time_since_programming_s"), pcm=cell.pcm, capacitor=cell.capacitor,
             keep_weight=cell.transfer_keeps_weight, v_shared=self.v_shared, variation_shared=self.variation_shared,
+            check_values=check_values,
         )  # fmt: skip
         self._advance_rng()
         self.g_plus_us.copy_(result.g_plus_us)
         self.g_minus_us.copy_(result.g_minus_us)
         self.v_c.copy_(result.v_c)
         self.v_shared.fill_(cell.capacitor.v_init_v)
-        self.polarity.fill_(next_polarity)
+        self._set_host("polarity", next_polarity)
         # Keep the schedule (every transfer_every examples); an update that covered more than one
         # interval transfers once.
-        self.examples_since_transfer.remainder_(cell.transfer_every)
-        self.time_since_programming_s.zero_()
+        self._set_host("examples_since_transfer", self._host("examples_since_transfer") % cell.transfer_every)
+        self._set_host("time_since_programming_s", 0.0)
         self._invalidate_caches()
         self._count("transfers", 1)
         self._count("programming_pulses", result.pulses.sum(dtype=torch.int64))
         self._count("programming_iterations", result.iterations.sum(dtype=torch.int64))
-        weight.copy_(self.device_weight())
+        # The transfer kernel programs within [0, G_max] and the rails.
+        weight.copy_(self._held_weight(check_values=check_values))
 
     def _state_spec(self):
         spec = super()._state_spec()
@@ -475,7 +506,7 @@ class PCMPairTile(InSituTile):
     def weight_range_fraction(self) -> float:
         return self.config.weight_range_fraction
 
-    def device_weight(self) -> torch.Tensor:
+    def _held_weight(self, check_values: bool) -> torch.Tensor:
         return self.gain_f * (self.g_plus_us - self.g_minus_us) / self.scale_us_per_unit.float()
 
     def weight_held_by(self, incoming):
@@ -484,21 +515,22 @@ class PCMPairTile(InSituTile):
         return self.gain_f * (incoming["g_plus_us"] - incoming["g_minus_us"]) / incoming["scale_us_per_unit"].float()
 
     @torch.no_grad()
-    def update(self, delta_weight: torch.Tensor, weight: torch.Tensor) -> None:
-        self.check_update(delta_weight)
+    def update(self, delta_weight: torch.Tensor, weight: torch.Tensor, *, checked: bool = False) -> None:
+        if not checked:
+            self.check_update(delta_weight)
         config = self.config
         examples, elapsed_s = self._start_update()
         rng = self._rng()
         pulses, refreshed = ops.pcm_pair_step_(
             self.g_plus_us, self.g_minus_us, weight, self._delta_us(delta_weight), rng,
-            gain_f=config.gain_f, scale_us_per_unit=float(self.scale_us_per_unit),
+            gain_f=config.gain_f, scale_us_per_unit=self._host("scale_us_per_unit"),
             amplitude=config.update_amplitude, max_pulses=config.update_max_pulses,
-            refresh_us=config.refresh_fraction * config.pcm.g_max_us, pcm=config.pcm,
+            refresh_us=config.refresh_fraction * config.pcm.g_max_us, pcm=config.pcm, check_values=not checked,
         )  # fmt: skip
         self._advance_rng()
         self._invalidate_caches()
         # The pairs are pulsed, not reprogrammed: their read noise keeps growing with training time.
-        self.time_since_programming_s += elapsed_s
+        self._add_host("time_since_programming_s", elapsed_s)
         self._count("pulses", pulses.abs().sum(dtype=torch.int64))
         self._count("refreshes", refreshed.sum(dtype=torch.int64))
         if self.pulse_statistics is not None:

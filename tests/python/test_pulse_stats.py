@@ -143,10 +143,10 @@ def test_the_share_of_cells_at_a_rail_is_taken_just_before_each_transfer():
     analogtorch.track_pulses(model)
     tile = model[0].tiles["weight"][0]
     cap = tile.config.unit_cell.capacitor
+    tile.read(torch.zeros(1, 5), tile.device_weight())  # one example read in training, for the update
     with torch.no_grad():
         tile.v_c[0] = cap.v_max_v - cap.rail_margin_v / 2  # near the top rail
         tile.v_c[1] = cap.v_t_v - 0.01  # below V_T: g cannot fall further
-        tile.pending_examples += 1
         tile.update(torch.zeros(4, 5), tile.device_weight())  # no pulses; the transfer follows
     summary = summarise_pulses([tile])
     assert summary["rail_sampled_at"] == "transfers" and summary["rail_samples"] == 1
