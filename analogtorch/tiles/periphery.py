@@ -116,31 +116,41 @@ def _forward_read(x, weight, variance, full_scale, partial_scale, rng, periphery
     n = x.shape[0]
     x_blocks = F.pad(x, (0, grid.row_blocks * grid.rows - grid.in_features)).view(n, grid.row_blocks, grid.rows)
     scale = _input_scale(x_blocks, periphery)  # [N, R, 1]
-    x_dac = _converter(x_blocks / scale, rng, periphery.in_bits, 1.0, 0.0)  # [N, R, rows]
-    if periphery.input_scaling == "fixed":
-        x_dac = x_dac.clamp(-1.0, 1.0)
+
+    def dac(values: torch.Tensor) -> torch.Tensor:
+        converted = _converter(values, rng, periphery.in_bits, 1.0, 0.0)
+        return converted.clamp(-1.0, 1.0) if periphery.input_scaling == "fixed" else converted
+
+    x_dac = dac(x_blocks / scale)  # [N, R, rows]
     weights = _blocks(weight, grid)  # [R, rows, out]
     variances = None if variance is None else _blocks(variance, grid)
     fs = full_scale.unsqueeze(1)  # [R, 1, out]
 
-    def read(inputs: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+    def read(inputs: torch.Tensor, key: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The arrays' analog outputs (full-scale device reads, read noise included) and what the
+        ADC makes of them."""
         columns = inputs.transpose(0, 1)  # [R, N, rows]
-        y = torch.bmm(columns, weights) / fs  # full-scale device reads
+        analog = torch.bmm(columns, weights) / fs
         if variances is not None:
-            y = ops.add_read_noise(y.contiguous(), (torch.bmm(columns.square(), variances) / fs.square()).contiguous(), key)
-        return _converter(y, key, periphery.out_bits, periphery.out_bound, periphery.out_noise)
+            analog = ops.add_read_noise(analog.contiguous(), (torch.bmm(columns.square(), variances) / fs.square()).contiguous(), key)
+        return analog, _converter(analog, key, periphery.out_bits, periphery.out_bound, periphery.out_noise)
 
-    y = read(x_dac, rng)  # [R, N, out]
+    analog, y = read(x_dac, rng)  # [R, N, out]
     rereads = torch.zeros((), dtype=torch.float64, device=y.device)
     if periphery.bound_management:
-        # Every array re-reads a vector whose outputs saturated, with its inputs halved once more;
-        # all rounds are computed (no host synchronisation), each used where it was needed.
-        for round_ in range(1, periphery.max_rereads + 1):
-            saturated = (y.abs() >= periphery.out_bound).any(dim=-1, keepdim=True)  # per array and vector
-            factor = 0.5**round_
-            again = read(_converter(x_blocks / scale * factor, rng, periphery.in_bits, 1.0, 0.0), _reread_rng(rng, round_))
-            y = torch.where(saturated, again / factor, y)
-            rereads = rereads + saturated.sum()
+        # An array whose read of a vector saturated reads it again with its inputs halved, until it
+        # fits (at most max_rereads halvings). The halvings it takes are those that bring the first
+        # read's analog peak within range, so that one more read gives the result of the last round
+        # (a re-read that its own noise pushes over the bound stays saturated). Computed for every
+        # vector and used where needed: no host synchronisation.
+        bound = periphery.out_bound
+        saturated = (y.abs() >= bound).any(dim=-1, keepdim=True)  # [R, N, 1], per array and vector
+        peak = analog.abs().amax(dim=-1, keepdim=True)
+        halvings = torch.log2(peak / bound).ceil().nan_to_num(nan=1.0).clamp(1, periphery.max_rereads)
+        factor = torch.exp2(-halvings)  # [R, N, 1]
+        _, again = read(dac(x_blocks / scale * factor.transpose(0, 1)), _reread_rng(rng, 1))
+        y = torch.where(saturated, again / factor, y)
+        rereads = (halvings * saturated).sum(dtype=torch.float64)
     y = y * fs
     if partial_scale is not None:
         y = y * partial_scale.unsqueeze(1)
