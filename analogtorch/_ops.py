@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import torch
 
-from . import _C  # noqa: F401  (registers the schemas and the CPU kernels)
+from . import _C  # registers the schemas and the CPU kernels
 from .config import Capacitor3T1C, PCMDevice
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "capacitor_step_",
     "capacitor_update",
     "cell_variation",
+    "cpu_capability",
     "cuda_kernels_available",
     "cuda_kernels_built",
     "hardware_aware_read",
@@ -593,6 +594,14 @@ def quantize(
     reading and propagates (NaN in, NaN out, never a clipped number), as in ``torch.clamp``.
     """
     return torch.ops.analogtorch.quantize(x, rng, _int(bits, "bits"), _float(bound, "bound"), _float(noise_std, "noise_std"))
+
+
+def cpu_capability() -> str:
+    """The instruction set the CPU kernels' element loops run with: ``"avx512"``, ``"avx2"`` or
+    ``"default"`` (SSE2 on x86-64; the compiler's baseline elsewhere), the widest this CPU
+    supports unless the environment variable ``ANALOGTORCH_CPU_CAPABILITY`` chooses one (read once
+    per process). Every choice gives the same bits; only the speed differs."""
+    return _C.cpu_capability()
 
 
 def host_reads(device: torch.device | str = "cpu") -> int:

@@ -1,4 +1,8 @@
-// The Python module stub of the CUDA library (see csrc/python_module.cpp): a source file of its
-// own so that its object does not collide with the CPU module's in the build directory.
-#define ANALOGTORCH_MODULE _C_cuda
-#include "../csrc/python_module.cpp"
+// Lets `import analogtorch._C_cuda` load the CUDA library, whose static initialisers register the
+// CUDA kernels with the dispatcher. The module itself defines nothing.
+#include <Python.h>
+
+extern "C" PyMODINIT_FUNC PyInit__C_cuda(void) {
+  static struct PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_C_cuda", nullptr, -1, nullptr};
+  return PyModule_Create(&module_def);
+}

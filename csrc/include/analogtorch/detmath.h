@@ -112,8 +112,10 @@ ANALOGTORCH_HD float log(float x) {
 ANALOGTORCH_HD float exp(float x) {
   const float xc = clamp(x, -103.972076f, 88.7228394f);
   // x = k ln2 + r with |r| <= ln2 / 2; exp(r) by its Taylor series to r^8 (error < 1e-9 relative).
-  const int ki = static_cast<int>(xc * kLog2e + (xc < 0.0f ? -0.5f : 0.5f));
-  const float k = static_cast<float>(ki);
+  // k = round(x / ln2): adding and subtracting 1.5 * 2^23 rounds to the nearest integer in float
+  // arithmetic, with no comparison (a select here made GCC duplicate the body and stop vectorising).
+  const float k = (xc * kLog2e + 12582912.0f) - 12582912.0f;
+  const int ki = static_cast<int>(k);
   const float r = (xc - k * kLn2Hi) - k * kLn2Lo;
   float p = 1.0f / 40320.0f;
   p = p * r + 1.0f / 5040.0f;

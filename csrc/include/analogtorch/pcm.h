@@ -30,13 +30,21 @@ ANALOGTORCH_HD float program_open_loop_us(float g_target_us, float g_max_us, flo
   return detmath::clamp(g, 0.0f, g_max_us);
 }
 
-// Drift exponent of one device: nu = |N(mu_nu(x), sigma_nu(x))|, x = G_p / G_max >= 1e-7 (Joshi 2020).
-ANALOGTORCH_HD float drift_exponent(float g_programmed_us, float g_max_us, float z) {
-  const float x = detmath::fmax_(g_programmed_us / g_max_us, 1e-7f);
-  const float ln_x = detmath::log(x);
+// ln x, x = G_p / G_max floored at 1e-7: the drift-exponent and read-noise laws both depend on it,
+// and a kernel that needs both computes it once (a NaN or negative ratio becomes the floor).
+ANALOGTORCH_HD float log_relative_conductance(float g_programmed_us, float g_max_us) {
+  return detmath::log(detmath::fmax_(g_programmed_us / g_max_us, 1e-7f));
+}
+
+// Drift exponent of one device: nu = |N(mu_nu(x), sigma_nu(x))| (Joshi 2020), from ln x.
+ANALOGTORCH_HD float drift_exponent_from_log(float ln_x, float z) {
   const float mu = detmath::clamp(-0.0155f * ln_x + 0.0244f, 0.049f, 0.1f);
   const float sigma = detmath::clamp(-0.0125f * ln_x - 0.0059f, 0.008f, 0.045f);
   return detmath::fabs_(mu + sigma * z);
+}
+
+ANALOGTORCH_HD float drift_exponent(float g_programmed_us, float g_max_us, float z) {
+  return drift_exponent_from_log(log_relative_conductance(g_programmed_us, g_max_us), z);
 }
 
 // The time-dependent factors of a read at time t, the same for every device: computed once per
@@ -67,6 +75,13 @@ ANALOGTORCH_HD float read_noise_sigma_us(float g_t_us, float g_programmed_us, co
   // x_p < 0 (invalid input) gives NaN from the power, which the max turns into 1e-3: Q_s = 0.2.
   const float x_p = g_programmed_us / g_max_us;
   const float q_s = detmath::fmin_(0.0088f / detmath::fmax_(detmath::pow_pos(x_p, 0.65f), 1e-3f), 0.2f);
+  return detmath::fabs_(g_t_us) * q_s * r.noise_growth;
+}
+
+// The same from ln x (log_relative_conductance), bit for bit: below its floor x^0.65 < 3e-5 is
+// under the 1e-3 floor of Q_s either way, and a NaN or negative x reaches that floor in both.
+ANALOGTORCH_HD float read_noise_sigma_from_log_us(float g_t_us, float ln_x, const ReadTime& r) {
+  const float q_s = detmath::fmin_(0.0088f / detmath::fmax_(detmath::exp(0.65f * ln_x), 1e-3f), 0.2f);
   return detmath::fabs_(g_t_us) * q_s * r.noise_growth;
 }
 

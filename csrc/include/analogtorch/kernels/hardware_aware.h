@@ -70,7 +70,7 @@ struct HardwareAwareRead {
   // variance added to `variance`.
   ANALOGTORCH_HD float drifted_device(uint64_t device, float magnitude, const pcm::ReadTime& r, uint64_t seed,
                                       uint64_t step, float& variance) const {
-    float g_p, nu;
+    float g_p, nu, log_relative;
     if constexpr (kClosedLoop) {
       if (magnitude <= 0.0f) {  // the zero side stays RESET
         g_p = programming.g_reset_us;
@@ -80,13 +80,16 @@ struct HardwareAwareRead {
         g_p = d.conductance_us;
         nu = d.drift_nu;
       }
+      log_relative = pcm::log_relative_conductance(g_p, programming.g_max_us);
     } else {  // straight-line, so that the CPU loop vectorises
-      g_p = program_open_loop_device(device, magnitude, programming, seed, step);
-      nu = drift_exponent_of_device(device, g_p, programming, seed, step);
+      const OpenLoopDevice d = program_open_loop_device(device, magnitude, programming, seed, step);
+      g_p = d.conductance_us;
+      nu = d.drift_nu;
+      log_relative = d.log_relative;
     }
     const float g_t = pcm::drifted_us(g_p, nu, r);
     // Computed either way and weighted: a condition would keep the loop from vectorising.
-    const float sigma = pcm::read_noise_sigma_us(g_t, g_p, r, programming.g_max_us);
+    const float sigma = pcm::read_noise_sigma_from_log_us(g_t, log_relative, r);
     variance += read_noise_weight * (sigma * sigma);
     return g_t;
   }

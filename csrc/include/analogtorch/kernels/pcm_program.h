@@ -17,13 +17,30 @@ struct ProgrammedDevice {
   pcm::ProgrammingResult result;
 };
 
-// Open-loop programming of one device: one shot with the programming-noise law.
-ANALOGTORCH_HD float program_open_loop_device(uint64_t device, float target_us, const pcm::ProgrammingParams& p,
-                                              uint64_t seed, uint64_t step) {
+// Open-loop programming of one device: one shot with the programming-noise law, and its drift
+// exponent. Both normals come from one Box-Muller pair of one Philox block (programming noise,
+// then drift), half the random words and transcendentals of two separate draws.
+struct OpenLoopDevice {
+  float conductance_us;
+  float drift_nu;
+  float log_relative;  // ln(max(G_p / G_max, 1e-7)), which the read-noise law needs too
+};
+
+ANALOGTORCH_HD OpenLoopDevice program_open_loop_device(uint64_t device, float target_us, const pcm::ProgrammingParams& p,
+                                                       uint64_t seed, uint64_t step) {
+  const Philox4x32Block block = random_block(seed, RandomStream::kProgramming, device, step);
+  float z_programming, z_drift;
+  box_muller(block.v[0], block.v[1], z_programming, z_drift);
   const float target = detmath::clamp(target_us, 0.0f, p.g_max_us);
-  return pcm::program_open_loop_us(target, p.g_max_us, standard_normal(seed, RandomStream::kProgramming, device, step));
+  OpenLoopDevice out;
+  out.conductance_us = pcm::program_open_loop_us(target, p.g_max_us, z_programming);
+  out.log_relative = pcm::log_relative_conductance(out.conductance_us, p.g_max_us);
+  out.drift_nu = pcm::drift_exponent_from_log(out.log_relative, z_drift);
+  return out;
 }
 
+// The drift exponent of a closed-loop programmed device (its own stream: the programming cursor
+// has used the kProgramming blocks).
 ANALOGTORCH_HD float drift_exponent_of_device(uint64_t device, float g_us, const pcm::ProgrammingParams& p, uint64_t seed,
                                               uint64_t step) {
   return pcm::drift_exponent(g_us, p.g_max_us, standard_normal(seed, RandomStream::kDriftExponent, device, step));
@@ -40,13 +57,15 @@ ANALOGTORCH_HD ProgrammedDevice program_device(uint64_t device, float target_us,
     const float device_step =
         pcm::device_set_step_us(p, standard_normal(seed, RandomStream::kPcmVariation, device, 0));
     out.result = pcm::program_closed_loop(target_us, device_step, p, programming, verify);
+    out.conductance_us = out.result.conductance_us;
+    out.drift_nu = drift_exponent_of_device(device, out.conductance_us, p, seed, step);
   } else {
-    const float g = program_open_loop_device(device, target_us, p, seed, step);
-    const bool within = detmath::fabs_(g - detmath::clamp(target_us, 0.0f, p.g_max_us)) <= p.tolerance_us;
-    out.result = pcm::ProgrammingResult{g, 1, 0, within};
+    const OpenLoopDevice d = program_open_loop_device(device, target_us, p, seed, step);
+    const bool within = detmath::fabs_(d.conductance_us - detmath::clamp(target_us, 0.0f, p.g_max_us)) <= p.tolerance_us;
+    out.result = pcm::ProgrammingResult{d.conductance_us, 1, 0, within};
+    out.conductance_us = d.conductance_us;
+    out.drift_nu = d.drift_nu;
   }
-  out.conductance_us = out.result.conductance_us;
-  out.drift_nu = drift_exponent_of_device(device, out.conductance_us, p, seed, step);
   return out;
 }
 
@@ -76,12 +95,12 @@ struct PcmProgram {
       converged[i] = programmed.result.converged;
     } else {  // straight-line, so that the CPU loop vectorises
       const float target = target_us[i];
-      const float g = program_open_loop_device(device, target, params, seed, step);
-      conductance_us[i] = g;
-      drift_nu[i] = drift_exponent_of_device(device, g, params, seed, step);
+      const OpenLoopDevice d = program_open_loop_device(device, target, params, seed, step);
+      conductance_us[i] = d.conductance_us;
+      drift_nu[i] = d.drift_nu;
       pulses[i] = 1;
       iterations[i] = 0;
-      converged[i] = detmath::fabs_(g - detmath::clamp(target, 0.0f, params.g_max_us)) <= params.tolerance_us;
+      converged[i] = detmath::fabs_(d.conductance_us - detmath::clamp(target, 0.0f, params.g_max_us)) <= params.tolerance_us;
     }
   }
 };
