@@ -24,6 +24,7 @@ import warnings
 
 import torch
 
+from ._finite import all_finite
 from .nn.base import device_owner
 
 __all__ = ["AnalogSGD"]
@@ -82,11 +83,11 @@ class AnalogSGD(torch.optim.SGD):
     def _checks_pass(self, grads: list[torch.Tensor], requests: list) -> bool:
         """The checks one by one, each naming what it found (host reads: this runs only when the
         step's answers were not all True). False: the step was refused or skipped."""
-        if grads and not torch.stack([torch.isfinite(grad).all() for grad in grads]).all():
+        if grads and not torch.stack([all_finite(grad) for grad in grads]).all():
             device_held = {id(param) for _, param, _, _ in self._device_held()}
             bad = [
                 param for group in self.param_groups for param in group["params"]
-                if param.grad is not None and not torch.isfinite(param.grad).all()
+                if param.grad is not None and not all_finite(param.grad)
             ]  # fmt: skip
             held = sum(id(param) in device_held for param in bad)
             self._refuse(
@@ -118,7 +119,7 @@ class AnalogSGD(torch.optim.SGD):
         # Every gradient and every device request is checked before anything changes, on the
         # device, and the answers are read back once: a refused or skipped step leaves the devices
         # and the digital parameters as they were.
-        answers = [torch.isfinite(grad).all() for grad in grads]
+        answers = [all_finite(grad) for grad in grads]
         answers += [layer.device_update_accepted(name, delta) for _, layer, name, delta in requests]
         accepted = bool(answers) and _all_accepted(answers)
         if not accepted and not self._checks_pass(grads, requests):

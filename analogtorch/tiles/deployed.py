@@ -68,7 +68,7 @@ class DeployedTile(Tile):
         """A tile holding ``weight`` (``[out, in]``, network units) in PCM, at time 0 after programming."""
         tile = cls(weight.shape[0], weight.shape[1], config, pcm, device=device)
         weight = weight.detach().float()
-        largest = block_max(weight.abs(), tile.grid, config.periphery.weight_mapping).clamp(min=1e-12)
+        largest = block_max(weight, tile.grid, config.periphery.weight_mapping).clamp(min=1e-12)
         scale = programmable_range_us(pcm) / largest.double()  # uS per network unit, per array or column
         weight_us = (weight * expand_blocks(scale.float(), tile.grid)).contiguous()
         closed = pcm.programming == "closed_loop"

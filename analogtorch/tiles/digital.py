@@ -28,7 +28,7 @@ class DigitalTile(Tile):
             return F.linear(x, weight)
         rng = self._rng()
         # As if the weights were mapped onto devices: the largest of each array (or column) at full scale.
-        full_scale = block_max(weight.detach().abs(), self.grid, self.config.periphery.weight_mapping)
+        full_scale = block_max(weight.detach(), self.grid, self.config.periphery.weight_mapping)
         y = self._read(x, weight, rng, full_scale=full_scale)
         self._advance_rng()
         return y

@@ -11,7 +11,7 @@ from .. import _ops as ops
 from ..config import PCMDevice
 from ..presets import HardwareAwareConfig
 from .base import Tile
-from .periphery import block_max, expand_blocks
+from .periphery import block_l1, block_max, mul_blocks_
 
 __all__ = ["HardwareAwareTile", "programmable_range_us"]
 
@@ -46,17 +46,20 @@ class HardwareAwareTile(Tile):
             self.register_buffer("noise_forwards", torch.full((), config.device_noise_every, dtype=torch.int64, device=device))
             self._host_noise_forwards = config.device_noise_every
 
-    def _full_scale(self, weight_abs: torch.Tensor) -> torch.Tensor:
-        """``[row_blocks, out]``: what one device at G_max stands for, per array (or column)."""
+    def _full_scale(self, weight: torch.Tensor, bound: torch.Tensor | None = None) -> torch.Tensor:
+        """``[row_blocks, out]``: what one device at G_max stands for, per array (or column), for
+        ``weight`` clipped at ``bound`` (the largest clipped |w| is the smaller of the two)."""
         pcm = self.config.pcm
-        largest = block_max(weight_abs, self.grid, self.config.periphery.weight_mapping)
+        largest = block_max(weight, self.grid, self.config.periphery.weight_mapping)
+        if bound is not None:
+            largest = torch.minimum(largest, bound).clamp(min=1e-30)
         return largest * (pcm.g_max_us / programmable_range_us(pcm))
 
     def read(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         config = self.config
         rng = self._rng()
         if not self.training:
-            y = self._read(x, weight, rng, full_scale=self._full_scale(weight.detach().abs()))
+            y = self._read(x, weight, rng, full_scale=self._full_scale(weight.detach()))
             self._advance_rng()
             self._count_reads(x.shape[0], training=False)
             return y
@@ -71,7 +74,7 @@ class HardwareAwareTile(Tile):
             draw_rng[1] += 1
             deviation, variance, bound, full_scale = self._draw_device_noise(weight, draw_rng)
         # Clipping passes no gradient beyond the bound; the device noise passes it straight through.
-        noisy = torch.clamp(weight, -bound, bound) + deviation
+        noisy = _ClipAndAdd.apply(weight, bound, deviation)
         y = self._read(x, noisy, rng, full_scale=full_scale, variance=variance if config.pcm.read_noise else None)
         # Commit only after the read succeeded: a refused forward leaves the tile as it was.
         self._advance_rng(uses)
@@ -100,15 +103,20 @@ class HardwareAwareTile(Tile):
         else:
             bound = detached.new_full((), torch.finfo(torch.float32).max)
         clipped = torch.clamp(detached, -bound, bound)
-        full_scale = self._full_scale(clipped.abs())
-        # uS per network unit of every weight (docs/physics.md section 2).
-        scale = pcm.g_max_us / expand_blocks(full_scale, self.grid)
+        full_scale = self._full_scale(detached, bound)
+        # uS per network unit of every array row block and output (docs/physics.md section 2):
+        # applied block by block, in place, so that no [out, in] scale is materialised.
+        scale = pcm.g_max_us / full_scale  # [R, out]
         window = (max(config.train_time_min_s, 1e-9), max(config.train_time_max_s, 1e-9)) if pcm.drift else (0.0, 0.0)
-        mean_us, variance_us2, _ = ops.hardware_aware_read(clipped * scale, rng, pcm, time_min_s=window[0], time_max_s=window[1])
+        weight_us = mul_blocks_(clipped.clone(), scale, self.grid)
+        mean_us, variance_us2, _ = ops.hardware_aware_read(weight_us, rng, pcm, time_min_s=window[0], time_max_s=window[1])
         # Global drift compensation: one scalar restores the mean weight magnitude.
-        gain = clipped.abs().mean() / (mean_us / scale).abs().mean().clamp(min=1e-12)
-        variance = variance_us2 * (gain / scale).square()
-        return mean_us * (gain / scale) - clipped, variance, bound, full_scale
+        read_l1 = (block_l1(mean_us, self.grid) / scale).sum()
+        gain = torch.linalg.vector_norm(clipped, ord=1) / read_l1.clamp(min=1e-12 * clipped.numel())
+        per_block = gain / scale  # network units per uS read, drift compensated
+        deviation = mul_blocks_(mean_us, per_block, self.grid).sub_(clipped)
+        variance = mul_blocks_(variance_us2, per_block.square(), self.grid)
+        return deviation, variance, bound, full_scale
 
     def _state_spec(self):
         spec = super()._state_spec()
@@ -120,3 +128,19 @@ class HardwareAwareTile(Tile):
             spec["noise_full_scale"] = (torch.float32, [self.grid.row_blocks, self.out_features], (0.0, 1e30))
             spec["noise_forwards"] = (torch.int64, [], (0, self.config.device_noise_every))
         return spec
+
+
+class _ClipAndAdd(torch.autograd.Function):
+    """``clamp(weight, -bound, bound) + deviation`` whose gradient reaches the weight inside the bound
+    only (as ``torch.clamp``'s, at the bound included), in three passes where ``torch.clamp`` with
+    tensor bounds takes ten."""
+
+    @staticmethod
+    def forward(ctx, weight, bound, deviation):
+        ctx.save_for_backward(weight, bound.clone())  # a copy: the tile's noise_bound buffer is rewritten in place
+        return torch.clamp(weight, -bound, bound).add_(deviation)
+
+    @staticmethod
+    def backward(ctx, grad):
+        weight, bound = ctx.saved_tensors
+        return grad * (weight.abs() <= bound), None, None

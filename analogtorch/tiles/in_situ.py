@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from .. import _ops as ops
+from .._finite import all_finite
 from ..config import PCMDevice
 from ..presets import PCMPairConfig, UnitCellConfig
 from .base import MAX_COUNT, Tile
@@ -246,7 +247,7 @@ class InSituTile(Tile):
     def check_update(self, delta_weight: torch.Tensor) -> None:
         if tuple(delta_weight.shape) != (self.out_features, self.in_features):
             raise ValueError(f"delta_weight: expected shape {[self.out_features, self.in_features]}, got {list(delta_weight.shape)}")
-        if not torch.isfinite(self._delta_us(delta_weight)).all():
+        if not all_finite(self._delta_us(delta_weight)):
             raise ValueError(
                 f"{type(self).__name__}: the requested weight change holds NaN or Inf (or overflows in uS); "
                 "the device state is untouched"
@@ -264,7 +265,7 @@ class InSituTile(Tile):
         if tuple(delta_weight.shape) != shape or tuple(weight.shape) != shape:
             return torch.zeros((), dtype=torch.bool, device=self.g_plus_us.device)
         # Comparisons are False for NaN: a NaN anywhere makes the answer False.
-        flags = [torch.isfinite(self._delta_us(delta_weight)).all()]
+        flags = [all_finite(self._delta_us(delta_weight))]
         for name, (dtype, _, bounds) in self._state_spec().items():
             if dtype == torch.float32 and bounds is not None:  # the device state, as loading bounds it
                 state = getattr(self, name)

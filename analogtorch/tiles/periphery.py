@@ -28,9 +28,10 @@ import torch
 import torch.nn.functional as F
 
 from .. import _ops as ops
+from .._finite import all_finite
 from ..config import Periphery
 
-__all__ = ["Grid", "array_read", "backward_rng", "block_max", "expand_blocks"]
+__all__ = ["Grid", "array_read", "backward_rng", "block_l1", "block_max", "expand_blocks", "mul_blocks_"]
 
 # Step-word bits that separate the draws of one read's parts (the generator takes steps modulo 2^40):
 # bit 39 the backward (transposed) read, bits 36-38 the bound-management re-reads.
@@ -71,12 +72,27 @@ class Grid:
         return f"{self.col_blocks}x{self.row_blocks} arrays of {self.cols}x{self.rows}"
 
 
-def block_max(weight_abs: torch.Tensor, grid: Grid, mapping: str) -> torch.Tensor:
+def _row_block_view(matrix: torch.Tensor, grid: Grid) -> torch.Tensor:
+    """``[out, in]`` -> ``[out, row_blocks, rows]``: a view when the inputs fill the arrays, else a
+    zero-padded copy."""
+    out, inputs = matrix.shape
+    pad = grid.row_blocks * grid.rows - inputs
+    padded = F.pad(matrix, (0, pad)) if pad else matrix
+    return padded.reshape(out, grid.row_blocks, grid.rows)
+
+
+def _row_chunks(grid: Grid):
+    """The input slices of the array row blocks."""
+    return [slice(r * grid.rows, min((r + 1) * grid.rows, grid.in_features)) for r in range(grid.row_blocks)]
+
+
+def block_max(weight: torch.Tensor, grid: Grid, mapping: str) -> torch.Tensor:
     """``[row_blocks, out]``: the largest |w| of each array (``mapping="array"``) or of each column
-    within its array (``"column"``), at least a tiny positive number."""
-    out, inputs = weight_abs.shape
-    padded = F.pad(weight_abs, (0, grid.row_blocks * grid.rows - inputs))
-    per_column = padded.view(out, grid.row_blocks, grid.rows).amax(dim=-1).t()  # [R, out]
+    within its array (``"column"``), at least a tiny positive number. One pass, no |w| temporary
+    (a NaN propagates)."""
+    out = weight.shape[0]
+    low, high = torch.aminmax(_row_block_view(weight, grid), dim=-1)
+    per_column = torch.maximum(high, -low).t()  # [R, out]
     if mapping == "array":
         cols = F.pad(per_column, (0, grid.col_blocks * grid.cols - out)).view(grid.row_blocks, grid.col_blocks, grid.cols)
         per_column = cols.amax(dim=-1, keepdim=True).expand(-1, -1, grid.cols).reshape(grid.row_blocks, -1)[:, :out]
@@ -86,6 +102,20 @@ def block_max(weight_abs: torch.Tensor, grid: Grid, mapping: str) -> torch.Tenso
 def expand_blocks(per_block: torch.Tensor, grid: Grid) -> torch.Tensor:
     """``[row_blocks, out]`` -> ``[out, in]``: each array row block's value over its inputs."""
     return per_block.t().repeat_interleave(grid.rows, dim=1)[:, : grid.in_features]
+
+
+@torch.no_grad()
+def mul_blocks_(matrix: torch.Tensor, per_block: torch.Tensor, grid: Grid) -> torch.Tensor:
+    """``matrix`` (``[out, in]``, contiguous) times each array row block's value (``[row_blocks, out]``),
+    in place: ``matrix * expand_blocks(per_block)`` without the expanded temporary."""
+    for r, chunk in enumerate(_row_chunks(grid)):
+        matrix[:, chunk].mul_(per_block[r].unsqueeze(1))
+    return matrix
+
+
+def block_l1(matrix: torch.Tensor, grid: Grid) -> torch.Tensor:
+    """``[row_blocks, out]``: sum |w| over each column's slice within each array row block."""
+    return torch.stack([torch.linalg.vector_norm(matrix[:, chunk], ord=1, dim=1) for chunk in _row_chunks(grid)])
 
 
 def _converter(x: torch.Tensor, rng: torch.Tensor, bits: int, bound: float, noise: float) -> torch.Tensor:
@@ -105,9 +135,7 @@ def _input_scale(x_blocks: torch.Tensor, periphery: Periphery) -> torch.Tensor:
 
 def _blocks(matrix: torch.Tensor, grid: Grid) -> torch.Tensor:
     """``[out, in]`` -> ``[R, rows, out]`` (zero-padded inputs)."""
-    out = matrix.shape[0]
-    padded = F.pad(matrix, (0, grid.row_blocks * grid.rows - grid.in_features))
-    return padded.view(out, grid.row_blocks, grid.rows).permute(1, 2, 0)
+    return _row_block_view(matrix, grid).permute(1, 2, 0)
 
 
 def _forward_read(x, weight, variance, full_scale, partial_scale, rng, periphery: Periphery, grid: Grid):
@@ -218,7 +246,7 @@ class _ArrayRead(torch.autograd.Function):
             # A NaN or Inf in the error (a diverged loss) cannot drive a DAC: read the finite part
             # and hand NaN on, so that the optimizer's check of the gradients (AnalogSGD's
             # nonfinite_grads) decides, without a host synchronisation here.
-            finite = torch.isfinite(grad_y).all()
+            finite = all_finite(grad_y)
             errors = torch.nan_to_num(grad_y, nan=0.0, posinf=0.0, neginf=0.0)
             if periphery.backward_like_forward and not periphery.ideal:
                 grad_x = _transposed_read(errors, weight, noise, full_scale, backward_rng(rng), periphery, grid)
@@ -290,7 +318,7 @@ class _ExactReadWithNoise(torch.autograd.Function):
         x, weight, variance, rng = ctx.saved_tensors
         grad_x = grad_weight = None
         if ctx.needs_input_grad[0]:
-            finite = torch.isfinite(grad_y).all()  # as in _ArrayRead: NaN is handed on, not refused here
+            finite = all_finite(grad_y)  # as in _ArrayRead: NaN is handed on, not refused here
             errors = torch.nan_to_num(grad_y, nan=0.0, posinf=0.0, neginf=0.0)
             grad_x = ops.add_read_noise(errors.matmul(weight).contiguous(), errors.square().matmul(variance).contiguous(), backward_rng(rng))
             grad_x = grad_x.masked_fill(~finite, float("nan"))
