@@ -92,9 +92,11 @@ def test_demo_help_shows_defaults_and_demo_runs(capsys):
 def test_quick_sets_what_was_not_given():
     parser = build_parser()
     quick = compare.resolve(parser.parse_args(["compare", "--quick"]))
-    assert (quick.limit, quick.epochs, quick.lr, quick.test_limit) == tuple(
-        compare.QUICK[k] for k in ("limit", "epochs", "lr", "test_limit")
-    )
+    assert (quick.limit, quick.epochs, quick.test_limit) == tuple(compare.QUICK[k] for k in ("limit", "epochs", "test_limit"))
+    # The learning rate is the model's own unless given.
+    assert quick.lr == compare.MODEL_LR["mlp"] == 0.5
+    assert compare.resolve(parser.parse_args(["compare", "--model", "cnn"])).lr == compare.MODEL_LR["cnn"]
+    assert compare.resolve(parser.parse_args(["compare", "--model", "cnn", "--lr", "0.2"])).lr == 0.2
     explicit = compare.resolve(parser.parse_args(["compare", "--quick", "--epochs", "5", "--limit", "0"]))
     assert (explicit.epochs, explicit.limit) == (5, 0)
     default = compare.resolve(parser.parse_args(["compare"]))
