@@ -203,6 +203,20 @@ def test_a_digital_cnn_trains_on_images(tiny_mnist, tmp_path, capsys):
     assert "Conv2d(1,16,5)" in (out / "results.md").read_text()
 
 
+def test_a_diverged_run_stops_loudly_and_writes_nothing(tiny_mnist, tmp_path):
+    # A learning rate far too large (1e30) makes the digital CNN's loss NaN: the run must stop naming the
+    # cause, not report chance accuracy as a result, and leave no results behind.
+    from analogtorch.__main__ import main
+
+    out = tmp_path / "out"
+    argv = ["compare", "--model", "cnn", "--presets", "digital", "--data", str(tiny_mnist), "--out", str(out),
+            "--epochs", "2", "--batch-size", "16", "--lr", "1e30", "--quiet"]  # fmt: skip
+    # Whichever comes first stops it: a non-finite loss (compare) or gradient (AnalogSGD).
+    with pytest.raises((RuntimeError, ValueError), match=r"training diverged \(loss (nan|inf) at epoch 1|gradient of \d+ parameter\(s\).* holds NaN or Inf"):
+        main(argv)
+    assert not out.exists() or not any(out.iterdir())
+
+
 @pytest.mark.skipif(not hasattr(analogtorch, "AnalogConv2d"), reason="needs AnalogConv2d (convert_to_analog of Conv2d)")
 def test_an_analog_cnn_runs(tiny_mnist, tmp_path, capsys):
     from analogtorch.__main__ import main
