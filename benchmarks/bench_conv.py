@@ -20,13 +20,13 @@ from analogtorch import AnalogConv2d
 from bench_linear import PRESETS, timings  # benchmarks/bench_linear.py
 
 
-def make_layer(name: str, channels: int) -> nn.Module:
+def make_layer(name: str, channels: int, device: str = "cpu") -> nn.Module:
     if name == "deployed":
-        layer = AnalogConv2d(channels, channels, 3, padding=1, config=analogtorch.presets.hardware_aware()).eval()
+        layer = AnalogConv2d(channels, channels, 3, padding=1, config=analogtorch.presets.hardware_aware(), device=device).eval()
         analogtorch.program(layer)
         analogtorch.set_time(layer, 86400.0)
         return layer
-    return AnalogConv2d(channels, channels, 3, padding=1, config=PRESETS[name]())
+    return AnalogConv2d(channels, channels, 3, padding=1, config=PRESETS[name](), device=device)
 
 
 def main() -> None:
@@ -36,20 +36,22 @@ def main() -> None:
     choices = [*PRESETS, "deployed"]
     parser.add_argument("--presets", nargs="+", default=choices, choices=choices)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (timed with torch.utils.benchmark: synchronised)")
     args = parser.parse_args()
-    print(f"analogtorch {analogtorch.__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+    where = f"{torch.get_num_threads()} threads" if args.device == "cpu" else args.device
+    print(f"analogtorch {analogtorch.__version__}, torch {torch.__version__}, {where}, "
           f"median of {args.repeats}; ratios to nn.Conv2d (+ torch.optim.SGD) in the same run")  # fmt: skip
     header = f"{'preset':<16}{'channels':>9}{'batch':>7}{'forward':>10}{'fwd+bwd':>10}{'step':>10}"
     print(header)
     print("-" * len(header))
     for channels in args.channels:
         torch.manual_seed(0)
-        reference = nn.Conv2d(channels, channels, 3, padding=1)
-        layers = {name: make_layer(name, channels) for name in args.presets}
+        reference = nn.Conv2d(channels, channels, 3, padding=1, device=args.device)
+        layers = {name: make_layer(name, channels, args.device) for name in args.presets}
         for batch in args.batches:
-            x = torch.rand(batch, channels, 28, 28)
+            x = torch.rand(batch, channels, 28, 28, device=args.device)
             # A per-pixel classification of random labels: mixed-sign gradients, as in training.
-            labels = torch.randint(channels, (batch, 28, 28))
+            labels = torch.randint(channels, (batch, 28, 28), device=args.device)
             base = timings(reference, x, labels, args.repeats)
             for name, layer in layers.items():
                 measured = timings(layer, x, labels, args.repeats)

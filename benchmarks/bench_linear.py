@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import analogtorch
+import analogtorch.ops
 from analogtorch import AnalogLinear, presets
 from analogtorch.optim import AnalogSGD
 from timing import median_seconds  # benchmarks/timing.py
@@ -64,13 +65,13 @@ def timings(layer: nn.Module, x: torch.Tensor, labels: torch.Tensor, repeats: in
     return times
 
 
-def make_layer(name: str, size: int) -> AnalogLinear:
+def make_layer(name: str, size: int, device: str = "cpu") -> AnalogLinear:
     if name == "deployed":
-        layer = AnalogLinear(size, size, config=presets.hardware_aware()).eval()
+        layer = AnalogLinear(size, size, config=presets.hardware_aware(), device=device).eval()
         analogtorch.program(layer)
         analogtorch.set_time(layer, 86400.0)
         return layer
-    return AnalogLinear(size, size, config=PRESETS[name]())
+    return AnalogLinear(size, size, config=PRESETS[name](), device=device)
 
 
 def state_bytes_per_weight(layer: nn.Module) -> float:
@@ -91,19 +92,21 @@ def main() -> None:
     choices = [*PRESETS, "deployed"]
     parser.add_argument("--presets", nargs="+", default=choices, choices=choices)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (timed with torch.utils.benchmark: synchronised)")
     args = parser.parse_args()
-    print(f"analogtorch {analogtorch.__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"median of {args.repeats}; ratios to nn.Linear (+ torch.optim.SGD) in the same run")  # fmt: skip
+    where = f"{torch.get_num_threads()} threads" if args.device == "cpu" else args.device
+    print(f"analogtorch {analogtorch.__version__}, torch {torch.__version__}, {where}, CPU kernels: "
+          f"{analogtorch.ops.cpu_capability()}, median of {args.repeats}; ratios to nn.Linear (+ torch.optim.SGD) in the same run")  # fmt: skip
     header = f"{'preset':<16}{'size':>6}{'batch':>7}{'forward':>10}{'fwd+bwd':>10}{'step':>10}{'state B/w':>11}"
     print(header)
     print("-" * len(header))
     for size in args.sizes:
         torch.manual_seed(0)
-        reference = nn.Linear(size, size)
-        layers = {name: make_layer(name, size) for name in args.presets}
+        reference = nn.Linear(size, size, device=args.device)
+        layers = {name: make_layer(name, size, args.device) for name in args.presets}
         for batch in args.batches:
-            x = torch.rand(batch, size)
-            labels = torch.randint(size, (batch,))
+            x = torch.rand(batch, size, device=args.device)
+            labels = torch.randint(size, (batch,), device=args.device)
             base = timings(reference, x, labels, args.repeats)
             for name, layer in layers.items():
                 measured = timings(layer, x, labels, args.repeats)
