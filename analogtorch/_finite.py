@@ -1,11 +1,11 @@
-"""``all_finite``: whether a tensor holds no NaN and no Inf, as a 0-dim bool tensor on its device (no
-host read), in one pass over it."""
+"""Checks of a whole tensor as 0-dim bool tensors on its device (no host read), each in one pass:
+``all_finite`` (no NaN, no Inf) and ``all_within`` (every value in [low, high])."""
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["all_finite"]
+__all__ = ["all_finite", "all_within"]
 
 
 def all_finite(tensor: torch.Tensor) -> torch.Tensor:
@@ -19,3 +19,11 @@ def all_finite(tensor: torch.Tensor) -> torch.Tensor:
         return all_finite(torch.view_as_real(tensor))
     low, high = torch.aminmax(tensor)
     return torch.isfinite(low) & torch.isfinite(high)
+
+
+def all_within(tensor: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """True when every value of ``tensor`` lies in ``[low, high]`` (a NaN never does; True when empty)."""
+    if tensor.numel() == 0:
+        return torch.ones((), dtype=torch.bool, device=tensor.device)
+    smallest, largest = torch.aminmax(tensor)
+    return (smallest >= low) & (largest <= high)

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from .. import _ops as ops
-from .._finite import all_finite
+from .._finite import all_finite, all_within
 from ..config import PCMDevice
 from ..presets import PCMPairConfig, UnitCellConfig
 from .base import MAX_COUNT, Tile
@@ -268,8 +268,7 @@ class InSituTile(Tile):
         flags = [all_finite(self._delta_us(delta_weight))]
         for name, (dtype, _, bounds) in self._state_spec().items():
             if dtype == torch.float32 and bounds is not None:  # the device state, as loading bounds it
-                state = getattr(self, name)
-                flags.append(((state >= bounds[0]) & (state <= bounds[1])).all())
+                flags.append(all_within(getattr(self, name), *bounds))
         flags.append(torch.eq(weight, self._held_weight(check_values=False)).all())
         return torch.stack(flags).all()
 
