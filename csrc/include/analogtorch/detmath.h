@@ -81,11 +81,12 @@ ANALOGTORCH_HD float round_half_up(float x) {
 ANALOGTORCH_HD float log(float x) {
   const uint32_t raw = float_bits(x);
   const uint32_t magnitude = raw & 0x7fffffffu;
-  // Subnormals are scaled into the normal range first (exact).
-  const bool subnormal = magnitude < 0x00800000u;
-  const uint32_t bits = float_bits(subnormal ? x * 8388608.0f : x);  // 2^23
+  // Subnormals are scaled into the normal range first (exact). Chosen with a bit mask, not a
+  // select: GCC turned the select into a branch in some loops, which then did not vectorise.
+  const uint32_t subnormal = 0u - static_cast<uint32_t>(magnitude < 0x00800000u);  // all ones or 0
+  const uint32_t bits = (float_bits(x * 8388608.0f) & subnormal) | (raw & ~subnormal);  // 2^23
   // x = m * 2^e with m in [sqrt(1/2), sqrt(2)), so that s below is small.
-  int e = static_cast<int>((bits >> 23) & 0xffu) - 127 - (subnormal ? 23 : 0);
+  int e = static_cast<int>((bits >> 23) & 0xffu) - 127 - static_cast<int>(23u & subnormal);
   float m = bits_float((bits & 0x007fffffu) | 0x3f800000u);  // m in [1, 2)
   const bool high = m > 1.41421356f;
   m = high ? m * 0.5f : m;

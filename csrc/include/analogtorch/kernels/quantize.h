@@ -11,15 +11,17 @@ namespace analogtorch {
 namespace kernels {
 
 // y = Q(clip(x + noise_std * bound * z, -bound, bound)), Q rounding to 2^(bits-1) - 1 levels per
-// side (bits = 0: no rounding). Bytes per element: 4 read, 4 written.
-template <bool kNoise>
+// side (kRounds; bits = 0: no rounding). Noise and rounding are template choices, not run-time
+// selects: with them GCC turned selects into branches under AVX-512 and the loop ran scalar.
+// Bytes per element: 4 read, 4 written.
+template <bool kNoise, bool kRounds>
 struct Quantize {
   const float* x;
   const int64_t* rng;
   float* y;
   float bound;
   float noise_std;  // relative to bound
-  float step;       // bound / (2^(bits-1) - 1); 0 = no rounding
+  float step;       // bound / (2^(bits-1) - 1), > 0 when kRounds
 
   ANALOGTORCH_HD void operator()(int64_t i) const {
     float value = x[i];
@@ -28,9 +30,9 @@ struct Quantize {
       decode_rng_state(rng, seed, counter_step);
       value += noise_std * bound * standard_normal(seed, RandomStream::kPeriphery, static_cast<uint64_t>(i), counter_step);
     }
-    const float clipped = detmath::clamp(value, -bound, bound);
-    const float rounded = step > 0.0f ? step * detmath::round_half_up(clipped / step) : clipped;
-    y[i] = detmath::is_nan(value) ? value : rounded;  // NaN propagates, as in torch.clamp
+    float converted = detmath::clamp(value, -bound, bound);
+    if constexpr (kRounds) converted = step * detmath::round_half_up(converted / step);
+    y[i] = detmath::is_nan(value) ? value : converted;  // NaN propagates, as in torch.clamp
   }
 };
 
