@@ -138,7 +138,7 @@ class _ClipAndAdd(torch.autograd.Function):
     @staticmethod
     def forward(ctx, weight, bound, deviation):
         ctx.save_for_backward(weight, bound.clone())  # a copy: the tile's noise_bound buffer is rewritten in place
-        return torch.clamp(weight, -bound, bound).add_(deviation)
+        return torch.clamp(weight, -bound, bound) + deviation  # out of place: the weight's dtype may be narrower
 
     @staticmethod
     def backward(ctx, grad):
