@@ -11,7 +11,7 @@ from .. import _ops as ops
 from ..config import PCMDevice
 from ..presets import HardwareAwareConfig
 from .base import Tile
-from .periphery import block_l1, block_max, mul_blocks_
+from .periphery import TINY, block_l1, block_max, mul_blocks_
 
 __all__ = ["HardwareAwareTile", "programmable_range_us"]
 
@@ -52,7 +52,7 @@ class HardwareAwareTile(Tile):
         pcm = self.config.pcm
         largest = block_max(weight, self.grid, self.config.periphery.weight_mapping)
         if bound is not None:
-            largest = torch.minimum(largest, bound).clamp(min=1e-30)
+            largest = torch.minimum(largest, bound).clamp(min=TINY)
         return largest * (pcm.g_max_us / programmable_range_us(pcm))
 
     def read(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

@@ -37,7 +37,7 @@ __all__ = ["Grid", "array_read", "backward_rng", "block_l1", "block_max", "expan
 # bit 39 the backward (transposed) read, bits 36-38 the bound-management re-reads.
 _BACKWARD_STEP_BIT = 1 << 39
 _REREAD_STEP_SHIFT = 36
-_TINY = 1e-30
+TINY = 1e-30  # the smallest full scale: an all-zero array still has a positive one
 
 
 def backward_rng(rng: torch.Tensor) -> torch.Tensor:
@@ -96,7 +96,7 @@ def block_max(weight: torch.Tensor, grid: Grid, mapping: str) -> torch.Tensor:
     if mapping == "array":
         cols = F.pad(per_column, (0, grid.col_blocks * grid.cols - out)).view(grid.row_blocks, grid.col_blocks, grid.cols)
         per_column = cols.amax(dim=-1, keepdim=True).expand(-1, -1, grid.cols).reshape(grid.row_blocks, -1)[:, :out]
-    return per_column.clamp(min=_TINY)
+    return per_column.clamp(min=TINY)
 
 
 def expand_blocks(per_block: torch.Tensor, grid: Grid) -> torch.Tensor:
