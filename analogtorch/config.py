@@ -507,8 +507,9 @@ class Periphery:
     out_noise: float = 0.04  # docs/physics.md section 3, assumption: no public source (Joshi et al. 2020 train with 0.04)
     """Standard deviation of the Gaussian output noise of every read, in full-scale device reads (>= 0)."""
 
-    bound_management: bool = False  # docs/physics.md section 3: an option
-    """Whether a saturated output is read again with halved inputs (each re-read is counted)."""
+    bound_management: bool = True  # docs/physics.md 3.5: on, as the peer simulator's default (Gokmen et al. 2017)
+    """Whether a saturated output is read again with halved inputs (each re-read is counted); without
+    an ADC (``out_bits`` 0 and ``out_noise`` 0) nothing saturates and it does nothing."""
 
     max_rereads: int = 3  # assumption: three halvings cover an 8x overshoot
     """Most re-reads of one saturated output with bound management (each halves the inputs again)."""
@@ -531,6 +532,12 @@ class Periphery:
         _boolean(self, "backward_like_forward")
 
     @property
+    def saturates(self) -> bool:
+        """Whether outputs can saturate (an ADC, or output noise before its range): else there is no
+        ADC, and bound management has nothing to do."""
+        return self.out_bits > 0 or self.out_noise > 0.0
+
+    @property
     def ideal(self) -> bool:
         """No converter and no output noise: a read is an exact product (arrays and scaling then change nothing)."""
-        return self.in_bits == 0 and self.out_bits == 0 and self.out_noise == 0.0 and not self.bound_management
+        return self.in_bits == 0 and not self.saturates

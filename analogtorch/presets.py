@@ -46,11 +46,7 @@ __all__ = [
     "replace",
 ]
 
-_NO_CONVERTERS = Periphery(in_bits=0, out_bits=0, out_noise=0.0, backward_like_forward=False)
-# In-situ tiles keep the weight-to-conductance scale of their first programming while training
-# grows their weights, so their outputs outgrow the ADC's range; bound management re-reads them
-# (docs/physics.md 3.5; the default of the peer simulator's in-situ training, after Gokmen et al. 2017).
-_IN_SITU_PERIPHERY = Periphery(bound_management=True)
+_NO_CONVERTERS = Periphery(in_bits=0, out_bits=0, out_noise=0.0, bound_management=False, backward_like_forward=False)
 
 
 DRIFT_COMPENSATIONS = ("global", "column", None)
@@ -156,8 +152,7 @@ class UnitCellConfig(AnalogConfig):
     """In-situ training on 2PCM + 3T1C unit cells (Ambrogio et al. 2018; docs/physics.md section 1).
     Train with ``analogtorch.optim.AnalogSGD``: only it changes the devices."""
 
-    periphery: Periphery = field(default_factory=lambda: _IN_SITU_PERIPHERY)
-    """As :attr:`AnalogConfig.periphery`; bound management on (docs/physics.md 3.5)."""
+    periphery: Periphery = field(default_factory=Periphery)
 
     unit_cell: UnitCell = field(default_factory=UnitCell)
     """The devices that hold each weight, the transfer schedule and polarity inversion."""
@@ -176,8 +171,7 @@ class PCMPairConfig(AnalogConfig):
     """In-situ training directly on a PCM pair per weight (the Nature 2018 paper's foil, after Burr et
     al. 2015). W = gain_f (G+ - G-) / scale. Train with ``analogtorch.optim.AnalogSGD``."""
 
-    periphery: Periphery = field(default_factory=lambda: _IN_SITU_PERIPHERY)
-    """As :attr:`AnalogConfig.periphery`; bound management on (docs/physics.md 3.5)."""
+    periphery: Periphery = field(default_factory=Periphery)
 
     pcm: PCMDevice = field(default_factory=PCMDevice)
     """The two PCM devices of each weight (closed-loop programming for the initial weights and refreshes)."""

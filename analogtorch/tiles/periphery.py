@@ -165,7 +165,7 @@ def _forward_read(x, weight, variance, full_scale, partial_scale, rng, periphery
 
     analog, y = read(x_dac, rng)  # [R, N, out]
     rereads = torch.zeros((), dtype=torch.float64, device=y.device)
-    if periphery.bound_management:
+    if periphery.bound_management and periphery.saturates:
         # An array whose read of a vector saturated reads it again with its inputs halved, until it
         # fits (at most max_rereads halvings). The halvings it takes are those that bring the first
         # read's analog peak within range, so that one more read gives the result of the last round

@@ -108,6 +108,39 @@ def test_bound_management_rereads_saturated_outputs_and_counts_them():
     assert managed_error < 0.02 and rereads >= 500  # every vector re-read at least once
 
 
+def test_bound_management_is_on_by_default_wherever_there_is_an_adc():
+    for config in (presets.hardware_aware(), presets.ambrogio2018(), presets.pcm_only(), Periphery()):
+        periphery = config if isinstance(config, Periphery) else config.periphery
+        assert periphery.bound_management
+    assert not presets.ideal().periphery.bound_management  # no ADC: nothing saturates
+
+
+@pytest.mark.parametrize("managed", [True, False])
+def test_drift_compensation_keeps_a_saturating_layer_s_function_only_with_bound_management(managed):
+    # Compensation scales each array's sums back after the ADC, so without bound management the
+    # clipping level in network units grows as the devices drift and the layer computes another
+    # function (docs/physics.md 3.5). With it, a year of drift is undone up to the spread of the
+    # drift exponents.
+    torch.manual_seed(0)
+    pcm = analogtorch.PCMDevice(programming="open_loop", read_noise=False)
+    config = presets.hardware_aware(pcm=pcm, out_noise=0.0, bound_management=managed)
+    layer = AnalogLinear(256, 16, bias=False, config=config).eval()
+    layer.weight.data.copy_(torch.rand(16, 256))  # all positive, like the inputs: sums of ~64 full-scale reads
+    x = torch.rand(200, 256)
+    model = analogtorch.program(nn.Sequential(layer))
+    with torch.no_grad():
+        at_programming = model(x)
+        analogtorch.set_time(model, 3.15e7, drift_compensation="global")
+        a_year_later = model(x)
+    change = ((a_year_later - at_programming).norm() / at_programming.norm()).item()
+    exact = x @ layer.weight.detach().t()
+    error_at_programming = ((at_programming - exact).norm() / exact.norm()).item()
+    if managed:
+        assert error_at_programming < 0.05 and change < 0.05, (error_at_programming, change)
+    else:  # clipped at 12 full-scale reads, then at about twice that after a year
+        assert error_at_programming > 0.5 and change > 0.5, (error_at_programming, change)
+
+
 def test_the_transposed_read_scales_the_error_vector_and_stays_close_to_exact():
     torch.manual_seed(0)
     config = presets.ambrogio2018(periphery=Periphery(array_rows=16, array_cols=8))
