@@ -55,7 +55,8 @@ struct ReadTimeValue {
 // without read noise): the read noise itself is drawn per output by add_read_noise. Closed loop
 // programs the weight's side to |w| + g_reset over its RESET partner; open loop programs both
 // devices, G+ = max(w, 0) and G- = max(-w, 0).
-// Bytes per weight: 4 read, 8 written (the state of the pair never leaves registers).
+// Bytes per weight: 4 read, 8 written (the state of the pair never leaves registers). Open loop: one
+// Philox block per weight (both devices' programming noise and drift exponents).
 template <bool kClosedLoop, typename ReadTimeSource>
 struct HardwareAwareRead {
   const float* weight_us;
@@ -66,32 +67,28 @@ struct HardwareAwareRead {
   pcm::ProgrammingParams programming;
   float read_noise_weight;  // 1 with read noise (programming.read_noise), 0 without
 
-  // One device of the pair, programmed to `magnitude`: its drifted conductance, and its read-noise
-  // variance added to `variance`.
-  ANALOGTORCH_HD float drifted_device(uint64_t device, float magnitude, const pcm::ReadTime& r, uint64_t seed,
-                                      uint64_t step, float& variance) const {
-    float g_p, nu, log_relative;
-    if constexpr (kClosedLoop) {
-      if (magnitude <= 0.0f) {  // the zero side stays RESET
-        g_p = programming.g_reset_us;
-        nu = drift_exponent_of_device(device, g_p, programming, seed, step);
-      } else {
-        const ProgrammedDevice d = program_device(device, magnitude + programming.g_reset_us, programming, true, seed, step);
-        g_p = d.conductance_us;
-        nu = d.drift_nu;
-      }
-      log_relative = pcm::log_relative_conductance(g_p, programming.g_max_us);
-    } else {  // straight-line, so that the CPU loop vectorises
-      const OpenLoopDevice d = program_open_loop_device(device, magnitude, programming, seed, step);
-      g_p = d.conductance_us;
-      nu = d.drift_nu;
-      log_relative = d.log_relative;
-    }
+  // One device's drifted conductance at the read time; its read-noise variance is added to `variance`.
+  ANALOGTORCH_HD float drifted(float g_p, float nu, float log_relative, const pcm::ReadTime& r, float& variance) const {
     const float g_t = pcm::drifted_us(g_p, nu, r);
     // Computed either way and weighted: a condition would keep the loop from vectorising.
     const float sigma = pcm::read_noise_sigma_from_log_us(g_t, log_relative, r);
     variance += read_noise_weight * (sigma * sigma);
     return g_t;
+  }
+
+  // A closed-loop device programmed to `magnitude` over RESET (the zero side stays RESET).
+  ANALOGTORCH_HD float closed_loop_device(uint64_t device, float magnitude, const pcm::ReadTime& r, uint64_t seed,
+                                          uint64_t step, float& variance) const {
+    float g_p, nu;
+    if (magnitude <= 0.0f) {
+      g_p = programming.g_reset_us;
+      nu = drift_exponent_of_device(device, g_p, programming, seed, step);
+    } else {
+      const ProgrammedDevice d = program_device(device, magnitude + programming.g_reset_us, programming, true, seed, step);
+      g_p = d.conductance_us;
+      nu = d.drift_nu;
+    }
+    return drifted(g_p, nu, pcm::log_relative_conductance(g_p, programming.g_max_us), r, variance);
   }
 
   ANALOGTORCH_HD void operator()(int64_t i) const {
@@ -100,9 +97,18 @@ struct HardwareAwareRead {
     const pcm::ReadTime r = read_time.get();
     const uint64_t plus = 2 * static_cast<uint64_t>(i), minus = plus + 1;
     const float w = weight_us[i];
-    float variance = 0.0f;
-    const float g_plus = drifted_device(plus, detmath::fmax_(w, 0.0f), r, seed, step, variance);
-    const float g_minus = drifted_device(minus, detmath::fmax_(-w, 0.0f), r, seed, step, variance);
+    const float magnitude_plus = detmath::fmax_(w, 0.0f), magnitude_minus = detmath::fmax_(-w, 0.0f);
+    float variance = 0.0f, g_plus, g_minus;
+    if constexpr (kClosedLoop) {
+      g_plus = closed_loop_device(plus, magnitude_plus, r, seed, step, variance);
+      g_minus = closed_loop_device(minus, magnitude_minus, r, seed, step, variance);
+    } else {  // straight-line, so that the CPU loop vectorises; one Philox block for the pair
+      const Philox4x32Block block = open_loop_pair_block(static_cast<uint64_t>(i), seed, step);
+      const OpenLoopDevice p = open_loop_device_from_bits(block.v[0], block.v[1], magnitude_plus, programming);
+      const OpenLoopDevice m = open_loop_device_from_bits(block.v[2], block.v[3], magnitude_minus, programming);
+      g_plus = drifted(p.conductance_us, p.drift_nu, p.log_relative, r, variance);
+      g_minus = drifted(m.conductance_us, m.drift_nu, m.log_relative, r, variance);
+    }
     // A NaN or infinite weight has no programming: it reads as itself, with variance |w| (NaN or
     // Inf), so that it propagates instead of becoming a plausible (clipped) conductance.
     const bool finite = w - w == 0.0f;

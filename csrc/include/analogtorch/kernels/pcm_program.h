@@ -17,26 +17,38 @@ struct ProgrammedDevice {
   pcm::ProgrammingResult result;
 };
 
-// Open-loop programming of one device: one shot with the programming-noise law, and its drift
-// exponent. Both normals come from one Box-Muller pair of one Philox block (programming noise,
-// then drift), half the random words and transcendentals of two separate draws.
 struct OpenLoopDevice {
   float conductance_us;
   float drift_nu;
   float log_relative;  // ln(max(G_p / G_max, 1e-7)), which the read-noise law needs too
 };
 
-ANALOGTORCH_HD OpenLoopDevice program_open_loop_device(uint64_t device, float target_us, const pcm::ProgrammingParams& p,
-                                                       uint64_t seed, uint64_t step) {
-  const Philox4x32Block block = random_block(seed, RandomStream::kProgramming, device, step);
+// Open-loop programming of one device: one shot with the programming-noise law, and its drift
+// exponent. Both normals come from one Box-Muller pair (programming noise, then drift). The two
+// devices of a pair, 2k and 2k+1, share one Philox block keyed by k: words 0 and 1 for the even
+// device, 2 and 3 for the odd one, so that a kernel programming both (HardwareAwareRead) computes
+// one block per weight, with the same bits as programming each device alone.
+ANALOGTORCH_HD OpenLoopDevice open_loop_device_from_bits(uint32_t bits_radius, uint32_t bits_angle, float target_us,
+                                                         const pcm::ProgrammingParams& p) {
   float z_programming, z_drift;
-  box_muller(block.v[0], block.v[1], z_programming, z_drift);
+  box_muller(bits_radius, bits_angle, z_programming, z_drift);
   const float target = detmath::clamp(target_us, 0.0f, p.g_max_us);
   OpenLoopDevice out;
   out.conductance_us = pcm::program_open_loop_us(target, p.g_max_us, z_programming);
   out.log_relative = pcm::log_relative_conductance(out.conductance_us, p.g_max_us);
   out.drift_nu = pcm::drift_exponent_from_log(out.log_relative, z_drift);
   return out;
+}
+
+ANALOGTORCH_HD Philox4x32Block open_loop_pair_block(uint64_t pair, uint64_t seed, uint64_t step) {
+  return random_block(seed, RandomStream::kProgramming, pair, step);
+}
+
+ANALOGTORCH_HD OpenLoopDevice program_open_loop_device(uint64_t device, float target_us, const pcm::ProgrammingParams& p,
+                                                       uint64_t seed, uint64_t step) {
+  const Philox4x32Block block = open_loop_pair_block(device >> 1, seed, step);
+  const bool odd = (device & 1u) != 0;  // a select, not a branch: the loop stays vectorised
+  return open_loop_device_from_bits(odd ? block.v[2] : block.v[0], odd ? block.v[3] : block.v[1], target_us, p);
 }
 
 // The drift exponent of a closed-loop programmed device (its own stream: the programming cursor
