@@ -69,12 +69,16 @@ class HardwareAwareTile(Tile):
         if reuse and self._host("noise_forwards") < config.device_noise_every:
             deviation, variance, bound, full_scale = self.noise_deviation, self.noise_variance, self.noise_bound, self.noise_full_scale
             draw_rng, uses = None, 1
+            # Clipping passes no gradient beyond the bound; the device noise passes it straight through.
+            noisy = _ClipAndAdd.apply(weight, bound, deviation)
         else:
             draw_rng, uses = rng.clone(), 2
             draw_rng[1] += 1
-            deviation, variance, bound, full_scale = self._draw_device_noise(weight, draw_rng)
-        # Clipping passes no gradient beyond the bound; the device noise passes it straight through.
-        noisy = _ClipAndAdd.apply(weight, bound, deviation)
+            read_weight, variance, bound, full_scale = self._draw_device_noise(weight, draw_rng)
+            noisy = _ClippedStraightThrough.apply(weight, bound, read_weight)
+            if reuse:
+                with torch.no_grad():
+                    deviation = read_weight - torch.clamp(weight.detach().float(), -bound, bound)
         y = self._read(x, noisy, rng, full_scale=full_scale, variance=variance if config.pcm.read_noise else None)
         # Commit only after the read succeeded: a refused forward leaves the tile as it was.
         self._advance_rng(uses)
@@ -92,9 +96,11 @@ class HardwareAwareTile(Tile):
     @torch.no_grad()
     def _draw_device_noise(self, weight: torch.Tensor, rng: torch.Tensor):
         """Programs the clipped weights into fresh PCM pairs (the largest of each array, or column,
-        at the programmable range) and reads them at a random time of the training window: their
-        deviation from the clipped weights, the variance of their read noise (network units), the
-        clip bound and the full-scale weight per array. Tensor operations only (no host sync)."""
+        at the programmable range) and reads them at a random time of the training window: the
+        weights read (network units, drift compensated), the variance of their read noise, the
+        clip bound and the full-scale weight per array. Tensor operations only (no host sync); the
+        [out, in] passes are the clip, the block maxima, the scaling, the kernel, the read's L1 norms
+        and the scaling back."""
         config = self.config
         pcm = config.pcm
         detached = weight.detach().float()
@@ -102,21 +108,22 @@ class HardwareAwareTile(Tile):
             bound = config.weight_clip_sigmas * detached.std()
         else:
             bound = detached.new_full((), torch.finfo(torch.float32).max)
-        clipped = torch.clamp(detached, -bound, bound)
         full_scale = self._full_scale(detached, bound)
+        clipped = torch.clamp(detached, -bound, bound)
+        clipped_l1 = torch.linalg.vector_norm(clipped, ord=1)
         # uS per network unit of every array row block and output (docs/physics.md section 2):
         # applied block by block, in place, so that no [out, in] scale is materialised.
         scale = pcm.g_max_us / full_scale  # [R, out]
         window = (max(config.train_time_min_s, 1e-9), max(config.train_time_max_s, 1e-9)) if pcm.drift else (0.0, 0.0)
-        weight_us = mul_blocks_(clipped.clone(), scale, self.grid)
+        weight_us = mul_blocks_(clipped, scale, self.grid)
         mean_us, variance_us2, _ = ops.hardware_aware_read(weight_us, rng, pcm, time_min_s=window[0], time_max_s=window[1])
         # Global drift compensation: one scalar restores the mean weight magnitude.
         read_l1 = (block_l1(mean_us, self.grid) / scale).sum()
-        gain = torch.linalg.vector_norm(clipped, ord=1) / read_l1.clamp(min=1e-12 * clipped.numel())
+        gain = clipped_l1 / read_l1.clamp(min=1e-12 * detached.numel())
         per_block = gain / scale  # network units per uS read, drift compensated
-        deviation = mul_blocks_(mean_us, per_block, self.grid).sub_(clipped)
+        read_weight = mul_blocks_(mean_us, per_block, self.grid)
         variance = mul_blocks_(variance_us2, per_block.square(), self.grid)
-        return deviation, variance, bound, full_scale
+        return read_weight, variance, bound, full_scale
 
     def _state_spec(self):
         spec = super()._state_spec()
@@ -128,6 +135,22 @@ class HardwareAwareTile(Tile):
             spec["noise_full_scale"] = (torch.float32, [self.grid.row_blocks, self.out_features], (0.0, 1e30))
             spec["noise_forwards"] = (torch.int64, [], (0, self.config.device_noise_every))
         return spec
+
+
+class _ClippedStraightThrough(torch.autograd.Function):
+    """The weights as read (``read_weight``: computed without autograd from the clipped weights),
+    with the gradient of ``torch.clamp(weight, -bound, bound)``: the device noise passes it straight
+    through, clipping passes none beyond the bound."""
+
+    @staticmethod
+    def forward(ctx, weight, bound, read_weight):
+        ctx.save_for_backward(weight, bound)  # a fresh bound of this draw (never a buffer rewritten later)
+        return read_weight  # returned as a view of itself, holding this function's gradient
+
+    @staticmethod
+    def backward(ctx, grad):
+        weight, bound = ctx.saved_tensors
+        return grad * (weight.abs() <= bound), None, None
 
 
 class _ClipAndAdd(torch.autograd.Function):
