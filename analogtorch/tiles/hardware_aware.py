@@ -150,7 +150,7 @@ class _ClippedStraightThrough(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         weight, bound = ctx.saved_tensors
-        return grad * (weight.abs() <= bound), None, None
+        return torch.where(weight.abs() <= bound, grad, 0.0), None, None
 
 
 class _ClipAndAdd(torch.autograd.Function):
@@ -166,4 +166,4 @@ class _ClipAndAdd(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         weight, bound = ctx.saved_tensors
-        return grad * (weight.abs() <= bound), None, None
+        return torch.where(weight.abs() <= bound, grad, 0.0), None, None
