@@ -104,7 +104,7 @@ inline capacitor::Params capacitor(c10::ArrayRef<double> values) {
   p.c2c_sigma = static_cast<float>(r.non_negative(8, "c2c_sigma"));
   p.rail_margin_v = static_cast<float>(r.positive(9, "rail_margin_v"));
   p.soft_bounds = r.integer(10, "soft_bounds", 0, 1) == 1;
-  p.max_pulses = r.integer(11, "max_pulses", 1, 127);
+  p.max_pulses = static_cast<float>(r.integer(11, "max_pulses", 1, 127));
   p.read_exponent = static_cast<float>(r.at(13, "read_exponent"));
   TORCH_CHECK(p.read_exponent >= 1.0f && p.read_exponent <= 2.0f,
               "capacitor_params[read_exponent]: expected a number in [1, 2], got ", values[13]);

@@ -52,6 +52,20 @@ inline int64_t reference_stride(const at::Tensor& v_shared, const at::Tensor& va
   return single ? 0 : cells.size(-1);
 }
 
+// Each cell's shared-reference conductance ([cells.sizes()], contiguous): one kernel over the
+// references, then expanded to the cells (kernels::ReferenceConductance says why).
+template <typename Backend, typename T>
+at::Tensor reference_per_cell(const at::Tensor& v_shared, const at::Tensor& variation_shared, const at::Tensor& cells,
+                              const kernels::ReadCurve& curve) {
+  const at::Tensor v = v_shared.contiguous(), var = variation_shared.contiguous();
+  at::Tensor per_reference = at::empty_like(v, at::MemoryFormat::Contiguous);
+  const kernels::ReferenceConductance<T> kernel{v.const_data_ptr<T>(), var.const_data_ptr<int8_t>(),
+                                                per_reference.mutable_data_ptr<T>(), curve};
+  Backend::for_each(v.numel(), kernel);
+  const at::Tensor rows = v_shared.dim() == 0 ? per_reference : per_reference.unsqueeze(-1);
+  return rows.expand(cells.sizes()).contiguous();
+}
+
 inline void check_update_args(const at::Tensor& v_c, const at::Tensor& variation, const at::Tensor& delta_w_us,
                               const at::Tensor& rng, int64_t polarity) {
   checks::float32(v_c, "v_c");
@@ -135,7 +149,7 @@ at::Tensor capacitor_step_(at::Tensor& v_c, at::Tensor& weight, const at::Tensor
                       {{&g_plus_us, "g_plus_us"}, {&g_minus_us, "g_minus_us"}, {&variation, "variation"},
                        {&delta_w_us, "delta_w_us"}, {&rng, "rng"}});
   checks::positive(gain_f, "gain_f");
-  const int64_t stride = reference_stride(v_shared, variation_shared, v_c, "v_c");
+  reference_stride(v_shared, variation_shared, v_c, "v_c");  // checks the references' shapes
   checks::positive(scale_us_per_unit, "scale_us_per_unit");
   const capacitor::Params params = params::capacitor(capacitor_params);
   // As Capacitor3T1C validates it: V_C leaks toward a voltage within its rails.
@@ -156,20 +170,24 @@ at::Tensor capacitor_step_(at::Tensor& v_c, at::Tensor& weight, const at::Tensor
   const at::Tensor ref_v = v_shared.contiguous(), ref_var = variation_shared.contiguous();
   at::Tensor pulses = at::empty_like(v_c, v_c.options().dtype(at::kChar));
   count_and_apply_pulses<Backend>(v_c, v_c, var, delta, rng_state, pulses, params, static_cast<int>(polarity));
-  const kernels::CapacitorLeakWeight leak_and_weight{
-      v_c.mutable_data_ptr<float>(),
-      weight.mutable_data_ptr<float>(),
-      g_plus.const_data_ptr<float>(),
-      g_minus.const_data_ptr<float>(),
-      var.const_data_ptr<int8_t>(),
-      {ref_v.const_data_ptr<float>(), ref_var.const_data_ptr<int8_t>(), stride},
-      kernels::ReadCurve::of(params),
-      static_cast<int>(polarity),
-      capacitor::leak_decay(static_cast<float>(elapsed_s), static_cast<float>(tau_s)),
-      static_cast<float>(v_leak_v),
-      static_cast<float>(gain_f),
-      static_cast<float>(scale_us_per_unit)};
-  Backend::for_each(v_c.numel(), leak_and_weight);
+  const kernels::ReadCurve curve = kernels::ReadCurve::of(params);
+  const at::Tensor g_shared = reference_per_cell<Backend, float>(ref_v, ref_var, v_c, curve);
+  kernels::with_read_exponent(params.read_exponent, [&](auto exponent) {
+    const kernels::CapacitorLeakWeight<decltype(exponent)::value> leak_and_weight{
+        v_c.mutable_data_ptr<float>(),
+        weight.mutable_data_ptr<float>(),
+        g_plus.const_data_ptr<float>(),
+        g_minus.const_data_ptr<float>(),
+        var.const_data_ptr<int8_t>(),
+        g_shared.const_data_ptr<float>(),
+        curve,
+        static_cast<int>(polarity),
+        capacitor::leak_decay(static_cast<float>(elapsed_s), static_cast<float>(tau_s)),
+        static_cast<float>(v_leak_v),
+        static_cast<float>(gain_f),
+        static_cast<float>(scale_us_per_unit)};
+    Backend::for_each(v_c.numel(), leak_and_weight);
+  });
   return pulses;
 }
 

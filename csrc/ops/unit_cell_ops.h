@@ -41,7 +41,7 @@ at::Tensor unit_cell_weight(const at::Tensor& g_plus_us, const at::Tensor& g_min
   checks::cell_variation(variation, g_plus_us, "g_plus_us");
   checks::polarity(polarity, "polarity");
   checks::finite_scalar(gain_f, "gain_f");
-  const int64_t stride = reference_stride(v_shared, variation_shared, v_c, "v_c");
+  reference_stride(v_shared, variation_shared, v_c, "v_c");  // checks the references' shapes
   checks::positive(scale_us_per_unit, "scale_us_per_unit");
   const capacitor::Params params = params::capacitor(capacitor_params);
   constexpr double kG = checks::kMaxConductanceUs;
@@ -56,18 +56,21 @@ at::Tensor unit_cell_weight(const at::Tensor& g_plus_us, const at::Tensor& g_min
   const at::Tensor var = variation.contiguous(), ref_v = v_shared.contiguous(), ref_var = variation_shared.contiguous();
   at::Tensor weight = at::empty_like(g_plus, at::MemoryFormat::Contiguous);
   AT_DISPATCH_FLOATING_TYPES(g_plus.scalar_type(), "unit_cell_weight", [&] {
-    const kernels::UnitCellWeight<scalar_t> kernel{g_plus.const_data_ptr<scalar_t>(),
-                                                   g_minus.const_data_ptr<scalar_t>(),
-                                                   v.const_data_ptr<scalar_t>(),
-                                                   var.const_data_ptr<int8_t>(),
-                                                   weight.mutable_data_ptr<scalar_t>(),
-                                                   {ref_v.const_data_ptr<scalar_t>(), ref_var.const_data_ptr<int8_t>(),
-                                                    stride},
-                                                   kernels::ReadCurve::of(params),
-                                                   static_cast<int>(polarity),
-                                                   static_cast<scalar_t>(gain_f),
-                                                   static_cast<scalar_t>(scale_us_per_unit)};
-    Backend::for_each(g_plus.numel(), kernel);
+    const kernels::ReadCurve curve = kernels::ReadCurve::of(params);
+    const at::Tensor g_shared = reference_per_cell<Backend, scalar_t>(ref_v, ref_var, v, curve);
+    kernels::with_read_exponent(params.read_exponent, [&](auto exponent) {
+      const kernels::UnitCellWeight<scalar_t, decltype(exponent)::value> kernel{g_plus.const_data_ptr<scalar_t>(),
+                                                                             g_minus.const_data_ptr<scalar_t>(),
+                                                                             v.const_data_ptr<scalar_t>(),
+                                                                             var.const_data_ptr<int8_t>(),
+                                                                             g_shared.const_data_ptr<scalar_t>(),
+                                                                             weight.mutable_data_ptr<scalar_t>(),
+                                                                             curve,
+                                                                             static_cast<int>(polarity),
+                                                                             static_cast<scalar_t>(gain_f),
+                                                                             static_cast<scalar_t>(scale_us_per_unit)};
+      Backend::for_each(g_plus.numel(), kernel);
+    });
   });
   return weight;
 }

@@ -28,7 +28,8 @@ struct Params {
   float c2c_sigma;          // per-pulse spread
   float rail_margin_v;      // hard bounds: the step falls to zero within this distance of the rail
   bool soft_bounds;         // the step shrinks linearly across the whole range instead
-  int max_pulses;           // per cell per update
+  float max_pulses;         // per cell per update: an integer in [1, 127], held as a float (an int bound
+                            // converted in the loop let GCC jump-thread the rounding and give up vectorising)
   float dg_per_pulse_us;    // nominal conductance change of one pulse, converts requests to pulses
 };
 
@@ -113,8 +114,7 @@ ANALOGTORCH_HD float step_scale(float v_c_v, bool up, const Params& p) {
 // Signed pulse count for a requested conductance change: stochastic rounding of
 // request / dg_per_pulse (unbiased: E[n] = request / dg_per_pulse), clipped to +-max_pulses.
 ANALOGTORCH_HD int pulses_for(float request_us, const Params& p, float u) {
-  const float exact = detmath::clamp(request_us / p.dg_per_pulse_us, static_cast<float>(-p.max_pulses),
-                                     static_cast<float>(p.max_pulses));
+  const float exact = detmath::clamp(request_us / p.dg_per_pulse_us, -p.max_pulses, p.max_pulses);
   const float whole = detmath::floor_small(exact);  // |exact| <= max_pulses
   const int n = static_cast<int>(whole) + (u < exact - whole ? 1 : 0);
   return n;

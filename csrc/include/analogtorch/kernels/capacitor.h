@@ -4,12 +4,30 @@
 
 #include <stdint.h>
 
+#include <type_traits>
+
 #include "analogtorch/capacitor.h"
 #include "analogtorch/random.h"
 #include "analogtorch/unit_cell.h"
 
 namespace analogtorch {
 namespace kernels {
+
+// The read curve's exponent as an element loop sees it: 1 and 2 known at compile time, any other
+// a value. A run-time choice among them inside the loop (capacitor::power) keeps GCC from
+// vectorising it; the ops choose once per launch (with_read_exponent).
+enum class ReadExponent { kLinear, kSquare, kOther };
+
+template <typename Launch>
+void with_read_exponent(float exponent, Launch&& launch) {
+  if (exponent == 1.0f) {
+    launch(std::integral_constant<ReadExponent, ReadExponent::kLinear>{});
+  } else if (exponent == 2.0f) {
+    launch(std::integral_constant<ReadExponent, ReadExponent::kSquare>{});
+  } else {
+    launch(std::integral_constant<ReadExponent, ReadExponent::kOther>{});
+  }
+}
 
 // The read curve g(V_C) = k max(V_C - V_T,cell, 0)^alpha with each cell's own threshold.
 struct ReadCurve {
@@ -29,6 +47,38 @@ struct ReadCurve {
   ANALOGTORCH_HD T conductance_us(T v_c_v, const int8_t* variation) const {
     return capacitor::read_conductance_us(v_c_v, threshold<T>(variation), static_cast<T>(k_us_per_v2),
                                           static_cast<T>(exponent));
+  }
+
+  // The same bits as conductance_us, with the exponent's kind fixed at compile time.
+  template <ReadExponent kExponent, typename T>
+  ANALOGTORCH_HD T conductance_us_of(T v_c_v, const int8_t* variation) const {
+    const T v_t = threshold<T>(variation);
+    const T overdrive = v_c_v > v_t ? v_c_v - v_t : T(0);
+    if constexpr (kExponent == ReadExponent::kLinear) {
+      return static_cast<T>(k_us_per_v2) * overdrive;
+    } else if constexpr (kExponent == ReadExponent::kSquare) {
+      return static_cast<T>(k_us_per_v2) * (overdrive * overdrive);
+    } else if constexpr (std::is_same_v<T, float>) {  // capacitor::power for an exponent in (1, 2), as a select
+      const float powered = detmath::pow_pos(overdrive > 0.0f ? overdrive : 1.0f, exponent);
+      return k_us_per_v2 * (overdrive > 0.0f ? powered : 0.0f);
+    } else {
+      return static_cast<T>(k_us_per_v2) * capacitor::power(overdrive, static_cast<T>(exponent));
+    }
+  }
+};
+
+// Each shared reference's conductance (one per row of cells, or one for all): computed once per
+// call, then handed to the element loops per cell (reference_per_cell), whose row index would
+// otherwise be an integer division that keeps them from vectorising.
+template <typename T>
+struct ReferenceConductance {
+  const T* v_c;             // [rows]
+  const int8_t* variation;  // [rows, 3]
+  T* conductance_us;        // [rows]
+  ReadCurve curve;
+
+  ANALOGTORCH_HD void operator()(int64_t r) const {
+    conductance_us[r] = curve.conductance_us<T>(v_c[r], variation + r * capacitor::kVariationFields);
   }
 };
 
@@ -135,15 +185,16 @@ struct CapacitorLeak {
 };
 
 // Pass 3 of capacitor_step_, in place. Bytes per cell: 4 (V_C) + 4 (G+) + 4 (G-) + 3 (variation)
-// read (+ 7 per row for the reference, cached); 4 (V_C) + 4 (w) written. The whole step moves
-// 16 + 9 + 23 = 48 bytes per cell in 3 passes.
+// + 4 (the reference's conductance) read; 4 (V_C) + 4 (w) written. The whole step moves
+// 16 + 9 + 27 = 52 bytes per cell in 3 passes.
+template <ReadExponent kExponent>
 struct CapacitorLeakWeight {
-  float* v_c;                 // [n] in/out
-  float* weight;              // [n] out: w = W_uS / scale
-  const float* g_plus_us;     // [n]
-  const float* g_minus_us;    // [n]
-  const int8_t* variation;    // [n, 3]
-  Reference<float> reference;  // already leaked over the step
+  float* v_c;                    // [n] in/out
+  float* weight;                 // [n] out: w = W_uS / scale
+  const float* g_plus_us;        // [n]
+  const float* g_minus_us;       // [n]
+  const int8_t* variation;       // [n, 3]
+  const float* g_shared_us;      // [n] each cell's reference, already leaked over the step
   ReadCurve curve;
   int polarity;
   float decay;
@@ -154,9 +205,8 @@ struct CapacitorLeakWeight {
   ANALOGTORCH_HD void operator()(int64_t i) const {
     const float v = capacitor::leak(v_c[i], decay, v_leak_v);
     v_c[i] = v;
-    const float g = curve.conductance_us<float>(v, variation + i * capacitor::kVariationFields);
-    const float g_shared = reference.conductance_us(i, curve);
-    weight[i] = unit_cell::weight_us(g_plus_us[i], g_minus_us[i], g, polarity, gain_f, g_shared) / scale_us_per_unit;
+    const float g = curve.conductance_us_of<kExponent, float>(v, variation + i * capacitor::kVariationFields);
+    weight[i] = unit_cell::weight_us(g_plus_us[i], g_minus_us[i], g, polarity, gain_f, g_shared_us[i]) / scale_us_per_unit;
   }
 };
 

@@ -14,23 +14,22 @@
 namespace analogtorch {
 namespace kernels {
 
-// w = (F (G+ - G-) + p (g(V_C) - g_shared)) / scale. Bytes per cell: 4+4+4+3 read, 4 written.
-template <typename T>
+// w = (F (G+ - G-) + p (g(V_C) - g_shared)) / scale. Bytes per cell: 4+4+4+3+4 read, 4 written.
+template <typename T, ReadExponent kExponent>
 struct UnitCellWeight {
   const T* g_plus_us;
   const T* g_minus_us;
   const T* v_c;
   const int8_t* variation;  // [n, 3]
+  const T* g_shared_us;     // [n] each cell's reference conductance
   T* weight;
-  Reference<T> reference;
   ReadCurve curve;
   int polarity;
   T gain_f, scale_us_per_unit;
 
   ANALOGTORCH_HD void operator()(int64_t i) const {
-    const T g = curve.conductance_us<T>(v_c[i], variation + i * capacitor::kVariationFields);
-    const T g_shared = reference.conductance_us(i, curve);
-    weight[i] = unit_cell::weight_us(g_plus_us[i], g_minus_us[i], g, polarity, gain_f, g_shared) / scale_us_per_unit;
+    const T g = curve.conductance_us_of<kExponent, T>(v_c[i], variation + i * capacitor::kVariationFields);
+    weight[i] = unit_cell::weight_us(g_plus_us[i], g_minus_us[i], g, polarity, gain_f, g_shared_us[i]) / scale_us_per_unit;
   }
 };
 
