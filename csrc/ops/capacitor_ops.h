@@ -84,10 +84,23 @@ void count_and_apply_pulses(const at::Tensor& v_in, at::Tensor& v_out, const at:
   const kernels::CapacitorPulseCount count{delta_w_us.const_data_ptr<float>(), rng.const_data_ptr<int64_t>(),
                                            pulses.mutable_data_ptr<int8_t>(), params, polarity};
   Backend::for_each(n, count);
-  const kernels::CapacitorApplyPulses apply{v_in.const_data_ptr<float>(), variation.const_data_ptr<int8_t>(),
-                                            pulses.const_data_ptr<int8_t>(), rng.const_data_ptr<int64_t>(),
-                                            v_out.mutable_data_ptr<float>(), params};
-  Backend::for_each(n, apply);
+  if (params.soft_bounds) {  // every pulse one at a time
+    const kernels::CapacitorApplyPulses apply{v_in.const_data_ptr<float>(), variation.const_data_ptr<int8_t>(),
+                                              pulses.const_data_ptr<int8_t>(), rng.const_data_ptr<int64_t>(),
+                                              v_out.mutable_data_ptr<float>(), params};
+    Backend::for_each(n, apply);
+    return;
+  }
+  at::Tensor one_by_one = at::empty_like(pulses, pulses.options().dtype(at::kByte));
+  const kernels::CapacitorSumPulses sum{v_in.const_data_ptr<float>(),       variation.const_data_ptr<int8_t>(),
+                                        pulses.const_data_ptr<int8_t>(),    rng.const_data_ptr<int64_t>(),
+                                        v_out.mutable_data_ptr<float>(),    one_by_one.mutable_data_ptr<uint8_t>(),
+                                        params};
+  Backend::for_each(n, sum);
+  const kernels::CapacitorPulsesOneByOne near_rail{variation.const_data_ptr<int8_t>(), pulses.const_data_ptr<int8_t>(),
+                                                   one_by_one.const_data_ptr<uint8_t>(), rng.const_data_ptr<int64_t>(),
+                                                   v_out.mutable_data_ptr<float>(), params};
+  Backend::for_each(n, near_rail);
 }
 
 template <typename Backend>

@@ -111,6 +111,25 @@ ANALOGTORCH_HD float step_scale(float v_c_v, bool up, const Params& p) {
   return headroom * edge;
 }
 
+// The direction of a pulse train as an exact 0/1 weight: pick(a, b) is a going up and b going down
+// (finite a and b: 1 * a + 0 * b is a). Written as a blend, not a select: GCC jump-threads a
+// condition that many selects share into branches, and then cannot vectorise the loop.
+struct Direction {
+  float up01;
+
+  static ANALOGTORCH_HD Direction of(bool up) { return {up ? 1.0f : 0.0f}; }
+  ANALOGTORCH_HD float pick(float a, float b) const { return up01 * a + (1.0f - up01) * b; }
+};
+
+// step_scale with hard bounds (the same bits when !p.soft_bounds).
+ANALOGTORCH_HD float step_scale_hard(float v_c_v, Direction d, const Params& p) {
+  const float room = d.pick(p.v_max_v - v_c_v, v_c_v - p.v_min_v);
+  const float span = d.pick(p.v_max_v - p.v_init_v, p.v_init_v - p.v_min_v);
+  const float headroom = detmath::fmax_(1.0f + p.step_slope_per_v * (room - span), 0.0f);
+  const float edge = detmath::clamp(room / p.rail_margin_v, 0.0f, 1.0f);
+  return headroom * edge;
+}
+
 // Signed pulse count for a requested conductance change: stochastic rounding of
 // request / dg_per_pulse (unbiased: E[n] = request / dg_per_pulse), clipped to +-max_pulses.
 ANALOGTORCH_HD int pulses_for(float request_us, const Params& p, float u) {
@@ -125,28 +144,45 @@ ANALOGTORCH_HD int pulses_for(float request_us, const Params& p, float u) {
 // n dv f s_mid + dv f s_mid c2c sqrt(n) Z, with s_mid the step scale where the mean pulse starts,
 // (n - 1) / 2 steps away (exact for a constant step, second order in the slope): the same distribution from one normal
 // instead of n (the truncation of a step at 0 lies 1/c2c = 10 sigma out). Near the rail, and with
-// soft bounds, the pulses are applied one at a time.
+// soft bounds, the pulses are applied one at a time. The pieces are separate so that a vectorised
+// pass (kernels::CapacitorSumPulses) takes the summed path with the same bits.
+
+// The nominal step of one pulse of this cell, up or down.
+ANALOGTORCH_HD float nominal_step_v(Direction d, const Cell& cell, const Params& p) {
+  return p.dv_pulse_v * d.pick(cell.up, cell.down * p.down_up_ratio);
+}
+
+// Hard bounds: whether count pulses of `nominal` keep clear of the rail's margin, on a generous
+// bound of the excursion (every step at 1 + 6 c2c of its mean, at the largest headroom factor).
+// Counts are whole numbers held as floats (exact), so that a vectorised loop stays in one type.
+ANALOGTORCH_HD bool pulses_clear_of_rail(float v_c_v, float count, Direction d, float nominal, const Params& p) {
+  const float span = d.pick(p.v_max_v - p.v_init_v, p.v_init_v - p.v_min_v);
+  const float widest = 1.0f + p.step_slope_per_v * detmath::fmax_(p.v_max_v - p.v_min_v - span, 0.0f);
+  const float reach = count * nominal * widest * (1.0f + 6.0f * p.c2c_sigma);
+  // Going up, v + reach <= v_max - margin; down, v - reach >= v_min + margin (b - a >= 0 exactly
+  // when a <= b).
+  return d.pick((p.v_max_v - p.rail_margin_v) - (v_c_v + reach), (v_c_v - reach) - (p.v_min_v + p.rail_margin_v)) >= 0.0f;
+}
+
+// The summed path: count pulses with one standard normal z (valid when pulses_clear_of_rail).
+ANALOGTORCH_HD float summed_pulses(float v_c_v, float count, Direction d, float nominal, const Params& p, float z) {
+  const float first = nominal * step_scale_hard(v_c_v, d, p);
+  // The k-th pulse (k = 0 .. n-1) starts about k steps away: the mean step is at (n - 1) / 2.
+  const float half_way = 0.5f * (count - 1.0f) * first;
+  const float mean = nominal * step_scale_hard(d.pick(v_c_v + half_way, v_c_v - half_way), d, p);
+  const float spread = mean * p.c2c_sigma * detmath::sqrt(count);
+  const float total = detmath::fmax_(count * mean + spread * z, 0.0f);
+  return detmath::clamp(d.pick(v_c_v + total, v_c_v - total), p.v_min_v, p.v_max_v);
+}
+
 ANALOGTORCH_HD float apply_pulses(float v_c_v, int n, const Cell& cell, const Params& p, RandomCursor& noise) {
   const bool up = n > 0;
   const int count = up ? n : -n;
-  const float factor = up ? cell.up : cell.down * p.down_up_ratio;
-  const float nominal = p.dv_pulse_v * factor;
-  if (!p.soft_bounds && count > 0) {
-    // A generous bound on the excursion: every step at 1 + 6 c2c of its mean, at the largest
-    // headroom factor the range allows.
-    const float span = up ? p.v_max_v - p.v_init_v : p.v_init_v - p.v_min_v;
-    const float widest = 1.0f + p.step_slope_per_v * detmath::fmax_(p.v_max_v - p.v_min_v - span, 0.0f);
-    const float reach = static_cast<float>(count) * nominal * widest * (1.0f + 6.0f * p.c2c_sigma);
-    const bool clear = up ? v_c_v + reach <= p.v_max_v - p.rail_margin_v : v_c_v - reach >= p.v_min_v + p.rail_margin_v;
-    if (clear) {
-      const float first = nominal * step_scale(v_c_v, up, p);
-      // The k-th pulse (k = 0 .. n-1) starts about k steps away: the mean step is at (n - 1) / 2.
-      const float half_way = 0.5f * static_cast<float>(count - 1) * first;
-      const float mean = nominal * step_scale(up ? v_c_v + half_way : v_c_v - half_way, up, p);
-      const float spread = mean * p.c2c_sigma * detmath::sqrt(static_cast<float>(count));
-      const float total = detmath::fmax_(static_cast<float>(count) * mean + spread * noise.normal(), 0.0f);
-      return detmath::clamp(up ? v_c_v + total : v_c_v - total, p.v_min_v, p.v_max_v);
-    }
+  const Direction direction = Direction::of(up);
+  const float nominal = nominal_step_v(direction, cell, p);
+  const float pulses = static_cast<float>(count);
+  if (!p.soft_bounds && count > 0 && pulses_clear_of_rail(v_c_v, pulses, direction, nominal, p)) {
+    return summed_pulses(v_c_v, pulses, direction, nominal, p, noise.normal());
   }
   for (int pulse = 0; pulse < count; ++pulse) {
     const float step = nominal * step_scale(v_c_v, up, p) * detmath::fmax_(1.0f + p.c2c_sigma * noise.normal(), 0.0f);

@@ -71,6 +71,19 @@ ANALOGTORCH_HD Philox4x32Block random_block(uint64_t seed, RandomStream stream, 
   return philox4x32(counter, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
 }
 
+// Block `index` of (seed, stream, element, step), as a RandomCursor reaches it (block 0 is
+// random_block()): straight-line, for loops that skip to a later block.
+ANALOGTORCH_HD Philox4x32Block random_block_at(uint64_t seed, RandomStream stream, uint64_t element, uint64_t step,
+                                               uint32_t index) {
+  Philox4x32Block counter;
+  counter.v[0] = static_cast<uint32_t>(element);
+  counter.v[1] = static_cast<uint32_t>(element >> 32);
+  counter.v[2] = static_cast<uint32_t>(step);
+  counter.v[3] = (static_cast<uint32_t>(step >> 32) & 0xffu) | ((index & 0xffffu) << 8) |
+                 (static_cast<uint32_t>(stream) << 24);
+  return philox4x32(counter, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+}
+
 // One standard normal: the first normal a RandomCursor of the same key would give.
 ANALOGTORCH_HD float standard_normal(uint64_t seed, RandomStream stream, uint64_t element, uint64_t step) {
   const Philox4x32Block block = random_block(seed, stream, element, step);
@@ -114,13 +127,8 @@ class RandomCursor {
 
  private:
   ANALOGTORCH_HD void refill() {
-    Philox4x32Block counter;
-    counter.v[0] = static_cast<uint32_t>(element_);
-    counter.v[1] = static_cast<uint32_t>(element_ >> 32);
-    counter.v[2] = static_cast<uint32_t>(step_);
-    counter.v[3] = (static_cast<uint32_t>(step_ >> 32) & 0xffu) | ((block_index_ & 0xffffu) << 8) |
-                   (stream_ << 24);  // block 0 is random_block()
-    block_ = philox4x32(counter, key0_, key1_);
+    const uint64_t seed = (static_cast<uint64_t>(key1_) << 32) | key0_;
+    block_ = random_block_at(seed, static_cast<RandomStream>(stream_), element_, step_, block_index_);
     ++block_index_;
     used_ = 0;
   }

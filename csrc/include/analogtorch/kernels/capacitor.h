@@ -131,7 +131,8 @@ struct CellVariation {
 //      carries the polarity p, so raising W by dW needs g to move by p dW). Its uniform is word 0
 //      of the cell's first random block.
 //   2. CapacitorApplyPulses: n pulses one at a time, each with its cycle-to-cycle normal drawn from
-//      the cell's blocks 1, 2, ...
+//      the cell's blocks 1, 2, ...; with hard bounds, CapacitorSumPulses (vectorised) and then
+//      CapacitorPulsesOneByOne for the cells near a rail, the same bits.
 //   3. CapacitorLeakWeight (capacitor_step_ only): leak over the step, then the cached weight.
 
 // Pass 1. Bytes per cell: 4 (dW) read, 1 (pulses) written.
@@ -171,6 +172,58 @@ struct CapacitorApplyPulses {
     RandomCursor noise(seed, RandomStream::kCapacitorUpdate, static_cast<uint64_t>(i), step, /*first_block=*/1);
     const capacitor::Cell cell = capacitor::decode_cell(variation + i * capacitor::kVariationFields, params);
     v_c_out[i] = capacitor::apply_pulses(v_c[i], n, cell, params, noise);
+  }
+};
+
+// Pass 2 in two parts (hard bounds), the same bits as CapacitorApplyPulses. 2a, vectorised: a cell
+// whose pulses keep clear of the rail takes their sum with one normal (the first normal of its
+// block 1, as RandomCursor would give it); a cell with no pulse keeps V_C; the others keep V_C and
+// are marked for 2b. Bytes per cell: 4 (V_C) + 1 (pulses) + 3 (variation) read, 4 + 1 written.
+struct CapacitorSumPulses {
+  const float* v_c;         // [n] before the pulses (may alias v_c_out)
+  const int8_t* variation;  // [n, 3]
+  const int8_t* pulses;     // [n] from pass 1
+  const int64_t* rng;       // [2]
+  float* v_c_out;           // [n]
+  uint8_t* one_by_one;      // [n] 1: near a rail, pass 2b applies its pulses one at a time
+  capacitor::Params params;
+
+  ANALOGTORCH_HD void operator()(int64_t i) const {
+    uint64_t seed, step;
+    decode_rng_state(rng, seed, step);
+    const float n = static_cast<float>(pulses[i]);  // whole numbers as floats: one type in the vector loop
+    const float v = v_c[i];
+    const capacitor::Direction direction = capacitor::Direction::of(n > 0.0f);
+    const float count = direction.pick(n, -n);
+    const capacitor::Cell cell = capacitor::decode_cell(variation + i * capacitor::kVariationFields, params);
+    const float nominal = capacitor::nominal_step_v(direction, cell, params);
+    const Philox4x32Block block =
+        random_block_at(seed, RandomStream::kCapacitorUpdate, static_cast<uint64_t>(i), step, /*index=*/1);
+    float z, unused;
+    box_muller(block.v[0], block.v[1], z, unused);
+    const bool clear = capacitor::pulses_clear_of_rail(v, count, direction, nominal, params);
+    const float summed = capacitor::summed_pulses(v, count > 0.0f ? count : 1.0f, direction, nominal, params, z);
+    v_c_out[i] = count > 0.0f && clear ? summed : v;
+    one_by_one[i] = count > 0.0f && !clear ? 1 : 0;
+  }
+};
+
+// 2b: the marked cells' pulses one at a time (capacitor::apply_pulses), from V_C as 2a left it.
+struct CapacitorPulsesOneByOne {
+  const int8_t* variation;
+  const int8_t* pulses;
+  const uint8_t* one_by_one;
+  const int64_t* rng;
+  float* v_c;  // [n] in/out
+  capacitor::Params params;
+
+  ANALOGTORCH_HD void operator()(int64_t i) const {
+    if (!one_by_one[i]) return;
+    uint64_t seed, step;
+    decode_rng_state(rng, seed, step);
+    RandomCursor noise(seed, RandomStream::kCapacitorUpdate, static_cast<uint64_t>(i), step, /*first_block=*/1);
+    const capacitor::Cell cell = capacitor::decode_cell(variation + i * capacitor::kVariationFields, params);
+    v_c[i] = capacitor::apply_pulses(v_c[i], pulses[i], cell, params, noise);
   }
 };
 
