@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "../checks.h"
+#include "launch.h"
 #include "analogtorch/kernels/quantize.h"
 
 namespace analogtorch {
@@ -30,14 +31,22 @@ at::Tensor quantize(const at::Tensor& x, const at::Tensor& rng, int64_t bits, do
   // A signed converter of `bits` bits has 2^(bits-1) - 1 levels on each side of zero.
   const float step =
       bits == 0 ? 0.0f : static_cast<float>(bound / static_cast<double>((int64_t{1} << (bits - 1)) - 1));
-  const auto launch = [&](auto noise, auto rounds) {
-    const kernels::Quantize<decltype(noise)::value, decltype(rounds)::value> kernel{
-        input.const_data_ptr<float>(), rng_state.const_data_ptr<int64_t>(), y.mutable_data_ptr<float>(),
-        static_cast<float>(bound),     static_cast<float>(noise_std),       step};
-    Backend::for_each(input.numel(), kernel);
+  const float* in = input.const_data_ptr<float>();
+  float* out = y.mutable_data_ptr<float>();
+  const auto launch = [&](auto rounds) {
+    constexpr bool kRounds = decltype(rounds)::value;
+    if (noise_std > 0.0) {
+      const auto kernel = [&](auto tail) {
+        return kernels::NoisyQuantize<kRounds, decltype(tail)::value>{
+            in, rng_state.const_data_ptr<int64_t>(), out, static_cast<float>(bound), static_cast<float>(noise_std),
+            step, input.numel(), 0};
+      };
+      for_each_group_of_four<Backend>(input.numel(), kernel(std::false_type{}), kernel(std::true_type{}));
+    } else {
+      Backend::for_each(input.numel(), kernels::Quantize<kRounds>{in, out, static_cast<float>(bound), step});
+    }
   };
-  const auto with_noise = [&](auto noise) { step > 0.0f ? launch(noise, std::true_type{}) : launch(noise, std::false_type{}); };
-  noise_std > 0.0 ? with_noise(std::true_type{}) : with_noise(std::false_type{});
+  step > 0.0f ? launch(std::true_type{}) : launch(std::false_type{});
   return y;
 }
 

@@ -11,6 +11,7 @@
 
 #include "../checks.h"
 #include "../params.h"
+#include "launch.h"
 #include "analogtorch/kernels/pcm_pair.h"
 #include "analogtorch/kernels/pcm_program.h"
 #include "analogtorch/kernels/hardware_aware.h"
@@ -117,9 +118,12 @@ at::Tensor add_read_noise(const at::Tensor& y, const at::Tensor& variance, const
   const typename Backend::DeviceGuard device_guard(y.device());
   const at::Tensor mean = y.contiguous(), var = variance.contiguous(), rng_state = rng.contiguous();
   at::Tensor out = at::empty_like(mean, at::MemoryFormat::Contiguous);
-  const kernels::AddReadNoise kernel{mean.const_data_ptr<float>(), var.const_data_ptr<float>(),
-                                     rng_state.const_data_ptr<int64_t>(), out.mutable_data_ptr<float>()};
-  Backend::for_each(mean.numel(), kernel);
+  const auto kernel = [&](auto tail) {
+    return kernels::AddReadNoise<decltype(tail)::value>{mean.const_data_ptr<float>(), var.const_data_ptr<float>(),
+                                                        rng_state.const_data_ptr<int64_t>(), out.mutable_data_ptr<float>(),
+                                                        mean.numel(), 0};
+  };
+  for_each_group_of_four<Backend>(mean.numel(), kernel(std::false_type{}), kernel(std::true_type{}));
   return out;
 }
 

@@ -304,6 +304,32 @@ def test_add_read_noise_draws_one_gaussian_per_element():
     assert torch.equal(y_leaf.grad, torch.ones(7))
 
 
+@pytest.mark.parametrize("op", ["add_read_noise", "quantize"])
+def test_one_draw_per_element_serves_groups_of_four_independently(op):
+    """Both noise ops draw four elements' normals from one random block (two Box-Muller pairs):
+    neighbours within a group and across groups are uncorrelated, and an element's draw does not
+    depend on the length of the tensor (the last, partial group draws what a whole one would)."""
+
+    def noise(n: int, key: int = 53) -> torch.Tensor:
+        rng = analogtorch.make_rng_state(key)
+        if op == "add_read_noise":
+            return ops.add_read_noise(torch.zeros(n), torch.ones(n), rng)
+        return ops.quantize(torch.zeros(n), rng, bits=0, bound=1.0, noise_std=0.1) / 0.1
+
+    z = noise(400_000).double()
+    assert stats.kstest(z.numpy(), "norm").pvalue > 1e-3
+    by_position = z.view(-1, 4)
+    # Correlation of each position pair in a group (0-1 shares a Box-Muller pair, 1-2 does not) and
+    # across groups: |r| < 5 / sqrt(100,000) for independent draws.
+    for a, b in ((0, 1), (2, 3), (1, 2), (0, 3)):
+        r = torch.corrcoef(torch.stack([by_position[:, a], by_position[:, b]]))[0, 1].item()
+        assert abs(r) < 0.016, (a, b, r)
+    r = torch.corrcoef(torch.stack([by_position[:-1, 3], by_position[1:, 0]]))[0, 1].item()
+    assert abs(r) < 0.016, r
+    for n in (1, 2, 3, 5, 7, 4097):
+        assert torch.equal(noise(n), z[:n].float()), n
+
+
 def test_hardware_aware_read_draws_its_time_log_uniformly():
     low, high = 1.0, 86400.0
     times = np.array([

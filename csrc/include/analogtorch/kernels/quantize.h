@@ -10,29 +10,51 @@
 namespace analogtorch {
 namespace kernels {
 
-// y = Q(clip(x + noise_std * bound * z, -bound, bound)), Q rounding to 2^(bits-1) - 1 levels per
-// side (kRounds; bits = 0: no rounding). Noise and rounding are template choices, not run-time
-// selects: with them GCC turned selects into branches under AVX-512 and the loop ran scalar.
+// The converter's reading of `value` (noise already added): clip to +-bound, then round to
+// 2^(bits-1) - 1 levels per side (kRounds; bits = 0: no rounding). NaN propagates, as in torch.clamp.
+template <bool kRounds>
+ANALOGTORCH_HD float convert(float value, float bound, float step) {
+  float converted = detmath::clamp(value, -bound, bound);
+  if constexpr (kRounds) converted = step * detmath::round_half_up(converted / step);
+  return detmath::is_nan(value) ? value : converted;
+}
+
+// y = Q(clip(x, -bound, bound)), no noise. Rounding is a template choice, not a run-time select:
+// with selects GCC turned them into branches under AVX-512 and the loop ran scalar.
 // Bytes per element: 4 read, 4 written.
-template <bool kNoise, bool kRounds>
+template <bool kRounds>
 struct Quantize {
+  const float* x;
+  float* y;
+  float bound;
+  float step;  // bound / (2^(bits-1) - 1), > 0 when kRounds
+
+  ANALOGTORCH_HD void operator()(int64_t i) const { y[i] = convert<kRounds>(x[i], bound, step); }
+};
+
+// y = Q(clip(x + noise_std * bound * z, -bound, bound)): output noise, one normal per element from
+// a block shared by a group of four (launched as AddReadNoise is: the whole groups, then the tail).
+template <bool kRounds, bool kTail>
+struct NoisyQuantize {
   const float* x;
   const int64_t* rng;
   float* y;
   float bound;
   float noise_std;  // relative to bound
-  float step;       // bound / (2^(bits-1) - 1), > 0 when kRounds
+  float step;
+  int64_t n;            // elements
+  int64_t first_group;  // the group that index 0 of this launch stands for
 
-  ANALOGTORCH_HD void operator()(int64_t i) const {
-    float value = x[i];
-    if constexpr (kNoise) {
-      uint64_t seed, counter_step;
-      decode_rng_state(rng, seed, counter_step);
-      value += noise_std * bound * standard_normal(seed, RandomStream::kPeriphery, static_cast<uint64_t>(i), counter_step);
+  ANALOGTORCH_HD void operator()(int64_t index) const {
+    uint64_t seed, counter_step;
+    decode_rng_state(rng, seed, counter_step);
+    const int64_t group = first_group + index;
+    const FourNormals z = four_normals(seed, RandomStream::kPeriphery, static_cast<uint64_t>(group), counter_step);
+    for (int k = 0; k < 4; ++k) {
+      const int64_t i = 4 * group + k;
+      if (kTail && i >= n) break;
+      y[i] = convert<kRounds>(x[i] + noise_std * bound * z.z[k], bound, step);
     }
-    float converted = detmath::clamp(value, -bound, bound);
-    if constexpr (kRounds) converted = step * detmath::round_half_up(converted / step);
-    y[i] = detmath::is_nan(value) ? value : converted;  // NaN propagates, as in torch.clamp
   }
 };
 

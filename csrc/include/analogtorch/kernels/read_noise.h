@@ -13,17 +13,28 @@
 namespace analogtorch {
 namespace kernels {
 
+// Groups of four outputs share one Philox block (four_normals): a launch covers the n / 4 full
+// groups (kTail false, straight-line, vectorised on the CPU) and then the last n % 4 elements
+// (kTail true, first_group n / 4, bounds-checked).
+template <bool kTail>
 struct AddReadNoise {
   const float* y;
   const float* variance;  // of the noise of y, >= 0
   const int64_t* rng;
   float* out;
+  int64_t n;            // elements
+  int64_t first_group;  // the group that index 0 of this launch stands for
 
-  ANALOGTORCH_HD void operator()(int64_t i) const {
+  ANALOGTORCH_HD void operator()(int64_t index) const {
     uint64_t seed, step;
     decode_rng_state(rng, seed, step);
-    const float z = standard_normal(seed, RandomStream::kArrayReadNoise, static_cast<uint64_t>(i), step);
-    out[i] = y[i] + detmath::sqrt(variance[i]) * z;
+    const int64_t group = first_group + index;
+    const FourNormals z = four_normals(seed, RandomStream::kArrayReadNoise, static_cast<uint64_t>(group), step);
+    for (int k = 0; k < 4; ++k) {
+      const int64_t i = 4 * group + k;
+      if (kTail && i >= n) break;
+      out[i] = y[i] + detmath::sqrt(variance[i]) * z.z[k];
+    }
   }
 };
 
