@@ -55,10 +55,28 @@ class HardwareAwareTile(Tile):
             largest = torch.minimum(largest, bound).clamp(min=TINY)
         return largest * (pcm.g_max_us / programmable_range_us(pcm))
 
+    def clip_bound(self, weight: torch.Tensor) -> torch.Tensor:
+        """The bound training clips ``weight`` at (0-dim): ``weight_clip_sigmas`` standard deviations
+        of the layer's weights (the largest float for a single weight, which has none)."""
+        detached = weight.detach().float()
+        if detached.numel() > 1:
+            return self.config.weight_clip_sigmas * detached.std()
+        return detached.new_full((), torch.finfo(torch.float32).max)
+
+    def program(self, weight: torch.Tensor, pcm=None, *, seed: int | None = None):
+        """As :meth:`Tile.program`, with the weights clipped as every training forward clipped them:
+        the deployed network computes the function training saw, and the largest weight programmed
+        (which sets every array's conductance scale) is the bound, not an outlier beyond it."""
+        bound = self.clip_bound(weight)
+        return super().program(torch.clamp(weight.detach().float(), -bound, bound), pcm, seed=seed)
+
     def read(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
         config = self.config
         rng = self._rng()
         if not self.training:
+            # Clipped as in training (and as programmed): clamp's gradient passes none beyond the bound.
+            bound = self.clip_bound(weight)
+            weight = torch.clamp(weight, -bound.to(weight.dtype), bound.to(weight.dtype))
             y = self._read(x, weight, rng, full_scale=self._full_scale(weight.detach()))
             self._advance_rng()
             self._count_reads(x.shape[0], training=False)
@@ -104,10 +122,7 @@ class HardwareAwareTile(Tile):
         config = self.config
         pcm = config.pcm
         detached = weight.detach().float()
-        if detached.numel() > 1:
-            bound = config.weight_clip_sigmas * detached.std()
-        else:
-            bound = detached.new_full((), torch.finfo(torch.float32).max)
+        bound = self.clip_bound(detached)
         full_scale = self._full_scale(detached, bound)
         clipped = torch.clamp(detached, -bound, bound)
         clipped_l1 = torch.linalg.vector_norm(clipped, ord=1)

@@ -352,6 +352,39 @@ def test_hardware_aware_draws_a_fresh_device_every_n_forwards():
         presets.replace(presets.hardware_aware(), device_noise_every=0)
 
 
+def test_hardware_aware_eval_and_programming_clip_the_weights_as_training_did():
+    # A weight far beyond the clip bound (3 standard deviations): training forwards saw it at the
+    # bound, so eval reads it there and programming maps the bound, not the outlier, to the
+    # programmable range (which sets the conductance scale of the whole array).
+    quiet_pcm = analogtorch.PCMDevice(programming="open_loop", read_noise=False, drift=False)
+    exact = analogtorch.Periphery(in_bits=0, out_bits=0, out_noise=0.0, backward_like_forward=False)
+    config = dataclasses.replace(presets.hardware_aware(), pcm=quiet_pcm, periphery=exact)
+    torch.manual_seed(0)
+    layer = AnalogLinear(64, 8, bias=False, config=config)
+    with torch.no_grad():
+        layer.weight[3, 5] = 40 * layer.weight.std()
+    bound = 3 * layer.weight.detach().std()
+    clipped = layer.weight.detach().clamp(-bound, bound)
+    assert (layer.weight.detach().abs() > bound).sum() >= 1
+    x = torch.rand(5, 64)
+    layer.eval()
+    torch.testing.assert_close(layer(x), F.linear(x, clipped), rtol=1e-6, atol=1e-6)
+    # The clip passes no gradient beyond the bound, as in training.
+    layer.weight.grad = None
+    layer(x).sum().backward()
+    assert layer.weight.grad[3, 5] == 0 and (layer.weight.grad[0] != 0).all()
+    tile = layer.tiles["weight"][0]
+    deployed = tile.program(layer.weight.detach())
+    unclipped = analogtorch.tiles.DeployedTile.programmed(layer.weight.detach(), tile.config, quiet_pcm)
+    # Per array: the largest programmed weight is the bound, so the conductance scale is the
+    # outlier's multiple of the bound larger than that of programming the outlier.
+    ratio = (deployed.scale_us_per_unit / unclipped.scale_us_per_unit).flatten()
+    expected = (layer.weight[3, 5].detach() / bound).double()
+    assert expected > 2 and ((ratio / expected - 1).abs() < 1e-5).all(), (ratio, expected)
+    programmed_weight, _ = deployed._moments(0.0)
+    assert (programmed_weight.abs() <= bound * 1.05).all()
+
+
 def test_pcm_only_trains_through_its_pairs():
     model = mlp(presets.pcm_only())
     losses = train(model, 400)
