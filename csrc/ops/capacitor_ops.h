@@ -59,7 +59,7 @@ at::Tensor reference_per_cell(const at::Tensor& v_shared, const at::Tensor& vari
                               const kernels::ReadCurve& curve) {
   const at::Tensor v = v_shared.contiguous(), var = variation_shared.contiguous();
   at::Tensor per_reference = at::empty_like(v, at::MemoryFormat::Contiguous);
-  const kernels::ReferenceConductance<T> kernel{v.const_data_ptr<T>(), var.const_data_ptr<int8_t>(),
+  const kernels::ReferenceConductance<T> kernel{{v.const_data_ptr<T>(), var.const_data_ptr<int8_t>(), 1},
                                                 per_reference.mutable_data_ptr<T>(), curve};
   Backend::for_each(v.numel(), kernel);
   const at::Tensor rows = v_shared.dim() == 0 ? per_reference : per_reference.unsqueeze(-1);
@@ -87,7 +87,8 @@ void count_and_apply_pulses(const at::Tensor& v_in, at::Tensor& v_out, const at:
   if (params.soft_bounds) {  // every pulse one at a time
     const kernels::CapacitorApplyPulses apply{v_in.const_data_ptr<float>(), variation.const_data_ptr<int8_t>(),
                                               pulses.const_data_ptr<int8_t>(), rng.const_data_ptr<int64_t>(),
-                                              v_out.mutable_data_ptr<float>(), params};
+                                              /*one_by_one=*/nullptr,          v_out.mutable_data_ptr<float>(),
+                                              params};
     Backend::for_each(n, apply);
     return;
   }
@@ -97,9 +98,11 @@ void count_and_apply_pulses(const at::Tensor& v_in, at::Tensor& v_out, const at:
                                         v_out.mutable_data_ptr<float>(),    one_by_one.mutable_data_ptr<uint8_t>(),
                                         params};
   Backend::for_each(n, sum);
-  const kernels::CapacitorPulsesOneByOne near_rail{variation.const_data_ptr<int8_t>(), pulses.const_data_ptr<int8_t>(),
-                                                   one_by_one.const_data_ptr<uint8_t>(), rng.const_data_ptr<int64_t>(),
-                                                   v_out.mutable_data_ptr<float>(), params};
+  // The marked cells from V_C as the summed pass left it (v_out), in place.
+  const kernels::CapacitorApplyPulses near_rail{v_out.const_data_ptr<float>(),      variation.const_data_ptr<int8_t>(),
+                                                pulses.const_data_ptr<int8_t>(),    rng.const_data_ptr<int64_t>(),
+                                                one_by_one.const_data_ptr<uint8_t>(), v_out.mutable_data_ptr<float>(),
+                                                params};
   Backend::for_each(n, near_rail);
 }
 

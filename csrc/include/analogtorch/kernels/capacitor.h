@@ -67,21 +67,6 @@ struct ReadCurve {
   }
 };
 
-// Each shared reference's conductance (one per row of cells, or one for all): computed once per
-// call, then handed to the element loops per cell (reference_per_cell), whose row index would
-// otherwise be an integer division that keeps them from vectorising.
-template <typename T>
-struct ReferenceConductance {
-  const T* v_c;             // [rows]
-  const int8_t* variation;  // [rows, 3]
-  T* conductance_us;        // [rows]
-  ReadCurve curve;
-
-  ANALOGTORCH_HD void operator()(int64_t r) const {
-    conductance_us[r] = curve.conductance_us<T>(v_c[r], variation + r * capacitor::kVariationFields);
-  }
-};
-
 // The shared reference cells g_shared (ED Fig 9: 3T1C devices like the cells, with their own
 // threshold, never pulsed): one per row of `stride` cells, i.e. per output of the weight matrix
 // [out, in]; stride 0 means one reference for all cells.
@@ -102,6 +87,18 @@ struct Reference {
   ANALOGTORCH_HD T conductance_at_us(int64_t cell, T v, const ReadCurve& curve) const {
     return curve.conductance_us<T>(v, variation + row(cell) * capacitor::kVariationFields);
   }
+};
+
+// Each shared reference's conductance (one per row of cells, or one for all): computed once per
+// call, then handed to the element loops per cell (reference_per_cell), whose row index would
+// otherwise be an integer division that keeps them from vectorising.
+template <typename T>
+struct ReferenceConductance {
+  Reference<T> references;  // stride 1: element r is reference r
+  T* conductance_us;        // [rows]
+  ReadCurve curve;
+
+  ANALOGTORCH_HD void operator()(int64_t r) const { conductance_us[r] = references.conductance_us(r, curve); }
 };
 
 // Draws each cell's fixed variation. Bytes per cell: 3 written.
@@ -132,7 +129,7 @@ struct CellVariation {
 //      of the cell's first random block.
 //   2. CapacitorApplyPulses: n pulses one at a time, each with its cycle-to-cycle normal drawn from
 //      the cell's blocks 1, 2, ...; with hard bounds, CapacitorSumPulses (vectorised) and then
-//      CapacitorPulsesOneByOne for the cells near a rail, the same bits.
+//      CapacitorApplyPulses for the cells it marked near a rail only, the same bits.
 //   3. CapacitorLeakWeight (capacitor_step_ only): leak over the step, then the cached weight.
 
 // Pass 1. Bytes per cell: 4 (dW) read, 1 (pulses) written.
@@ -152,19 +149,22 @@ struct CapacitorPulseCount {
   }
 };
 
-// Pass 2. Bytes per cell: 4 (V_C) + 1 (pulses) read, 4 written; + 3 (variation) where it pulses.
+// Pass 2: n pulses one at a time (soft bounds: every cell that pulses; hard bounds: only the cells
+// CapacitorSumPulses marked in `one_by_one`, from V_C as it left them).
+// Bytes per cell: 4 (V_C) + 1 (pulses) read, 4 written; + 3 (variation) where it pulses.
 struct CapacitorApplyPulses {
-  const float* v_c;         // [n] before the pulses (may alias v_c_out)
-  const int8_t* variation;  // [n, 3]
-  const int8_t* pulses;     // [n] from pass 1
-  const int64_t* rng;       // [2]
-  float* v_c_out;           // [n]
+  const float* v_c;           // [n] before the pulses (may alias v_c_out)
+  const int8_t* variation;    // [n, 3]
+  const int8_t* pulses;       // [n] from pass 1
+  const int64_t* rng;         // [2]
+  const uint8_t* one_by_one;  // [n] 1: this cell's pulses go one at a time; null: every cell's
+  float* v_c_out;             // [n]
   capacitor::Params params;
 
   ANALOGTORCH_HD void operator()(int64_t i) const {
     const int n = pulses[i];
-    if (n == 0) {
-      v_c_out[i] = v_c[i];
+    if (n == 0 || (one_by_one != nullptr && !one_by_one[i])) {
+      if (v_c_out != v_c) v_c_out[i] = v_c[i];
       return;
     }
     uint64_t seed, step;
@@ -175,17 +175,17 @@ struct CapacitorApplyPulses {
   }
 };
 
-// Pass 2 in two parts (hard bounds), the same bits as CapacitorApplyPulses. 2a, vectorised: a cell
+// Pass 2 with hard bounds, vectorised (the same bits as CapacitorApplyPulses for every cell): a cell
 // whose pulses keep clear of the rail takes their sum with one normal (the first normal of its
 // block 1, as RandomCursor would give it); a cell with no pulse keeps V_C; the others keep V_C and
-// are marked for 2b. Bytes per cell: 4 (V_C) + 1 (pulses) + 3 (variation) read, 4 + 1 written.
+// are marked for CapacitorApplyPulses. Bytes per cell: 4 (V_C) + 1 (pulses) + 3 (variation) read, 4 + 1 written.
 struct CapacitorSumPulses {
   const float* v_c;         // [n] before the pulses (may alias v_c_out)
   const int8_t* variation;  // [n, 3]
   const int8_t* pulses;     // [n] from pass 1
   const int64_t* rng;       // [2]
   float* v_c_out;           // [n]
-  uint8_t* one_by_one;      // [n] 1: near a rail, pass 2b applies its pulses one at a time
+  uint8_t* one_by_one;      // [n] 1: near a rail, CapacitorApplyPulses takes its pulses one at a time
   capacitor::Params params;
 
   ANALOGTORCH_HD void operator()(int64_t i) const {
@@ -205,25 +205,6 @@ struct CapacitorSumPulses {
     const float summed = capacitor::summed_pulses(v, count > 0.0f ? count : 1.0f, direction, nominal, params, z);
     v_c_out[i] = count > 0.0f && clear ? summed : v;
     one_by_one[i] = count > 0.0f && !clear ? 1 : 0;
-  }
-};
-
-// 2b: the marked cells' pulses one at a time (capacitor::apply_pulses), from V_C as 2a left it.
-struct CapacitorPulsesOneByOne {
-  const int8_t* variation;
-  const int8_t* pulses;
-  const uint8_t* one_by_one;
-  const int64_t* rng;
-  float* v_c;  // [n] in/out
-  capacitor::Params params;
-
-  ANALOGTORCH_HD void operator()(int64_t i) const {
-    if (!one_by_one[i]) return;
-    uint64_t seed, step;
-    decode_rng_state(rng, seed, step);
-    RandomCursor noise(seed, RandomStream::kCapacitorUpdate, static_cast<uint64_t>(i), step, /*first_block=*/1);
-    const capacitor::Cell cell = capacitor::decode_cell(variation + i * capacitor::kVariationFields, params);
-    v_c[i] = capacitor::apply_pulses(v_c[i], pulses[i], cell, params, noise);
   }
 };
 
