@@ -107,6 +107,23 @@ ANALOGTORCH_HD FourNormals four_normals(uint64_t seed, RandomStream stream, uint
   return out;
 }
 
+// One launch index of a kernel drawing one normal per element, four elements to a block: calls
+// element(i, z) for the elements of group first_group + index (with kTail, only those below n: the
+// last, partial group). Full groups are straight-line code, so that the CPU loop vectorises.
+template <bool kTail, typename Element>
+ANALOGTORCH_HD void for_group_of_four(const int64_t* rng, RandomStream stream, int64_t first_group, int64_t index,
+                                      int64_t n, const Element& element) {
+  uint64_t seed, step;
+  decode_rng_state(rng, seed, step);
+  const int64_t group = first_group + index;
+  const FourNormals z = four_normals(seed, stream, static_cast<uint64_t>(group), step);
+  for (int k = 0; k < 4; ++k) {
+    const int64_t i = 4 * group + k;
+    if (kTail && i >= n) break;
+    element(i, z.z[k]);
+  }
+}
+
 // Sequential draws for one (seed, stream, element, step). Cheap to construct; holds one block.
 class RandomCursor {
  public:

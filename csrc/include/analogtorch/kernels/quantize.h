@@ -46,15 +46,9 @@ struct NoisyQuantize {
   int64_t first_group;  // the group that index 0 of this launch stands for
 
   ANALOGTORCH_HD void operator()(int64_t index) const {
-    uint64_t seed, counter_step;
-    decode_rng_state(rng, seed, counter_step);
-    const int64_t group = first_group + index;
-    const FourNormals z = four_normals(seed, RandomStream::kPeriphery, static_cast<uint64_t>(group), counter_step);
-    for (int k = 0; k < 4; ++k) {
-      const int64_t i = 4 * group + k;
-      if (kTail && i >= n) break;
-      y[i] = convert<kRounds>(x[i] + noise_std * bound * z.z[k], bound, step);
-    }
+    for_group_of_four<kTail>(rng, RandomStream::kPeriphery, first_group, index, n, [this](int64_t i, float z) {
+      y[i] = convert<kRounds>(x[i] + noise_std * bound * z, bound, step);
+    });
   }
 };
 

@@ -26,15 +26,9 @@ struct AddReadNoise {
   int64_t first_group;  // the group that index 0 of this launch stands for
 
   ANALOGTORCH_HD void operator()(int64_t index) const {
-    uint64_t seed, step;
-    decode_rng_state(rng, seed, step);
-    const int64_t group = first_group + index;
-    const FourNormals z = four_normals(seed, RandomStream::kArrayReadNoise, static_cast<uint64_t>(group), step);
-    for (int k = 0; k < 4; ++k) {
-      const int64_t i = 4 * group + k;
-      if (kTail && i >= n) break;
-      out[i] = y[i] + detmath::sqrt(variance[i]) * z.z[k];
-    }
+    for_group_of_four<kTail>(rng, RandomStream::kArrayReadNoise, first_group, index, n, [this](int64_t i, float z) {
+      out[i] = y[i] + detmath::sqrt(variance[i]) * z;
+    });
   }
 };
 
