@@ -533,6 +533,7 @@ def transfer(
     v_shared: torch.Tensor | None = None,
     variation_shared: torch.Tensor | None = None,
     check_values: bool = True,
+    rescale: float = 1.0,
 ) -> TransferResult:
     """The Nature 2018 transfer of each cell's weight into its PCM pair (docs/physics.md section 1).
 
@@ -546,6 +547,8 @@ def transfer(
     RESET; nominal read curve), so that the transfer keeps W up to programming error; otherwise to
     v_init_v, and W moves by -p' offset. ``next_polarity`` p' defaults to -polarity (polarity
     inversion); the caller keeps p and flips it, and re-initialises the reference to v_init_v.
+    ``rescale`` (> 0): the new weight-to-uS scale over the old; the cells are programmed to hold
+    ``rescale * W`` (a layer re-mapped at the transfer; 1, the default, keeps the mapping).
     Refuses NaN, Inf and state outside the physics (one host read), unless ``check_values=False``:
     the caller has checked.
     """
@@ -573,6 +576,7 @@ def transfer(
             bool(pcm.read_noise),
             _bool(keep_weight, "keep_weight"),
             _bool(check_values, "check_values"),
+            _float(rescale, "rescale"),
         )
     )
 

@@ -435,6 +435,13 @@ class UnitCell:
     transfer moves every weight by -p' offset_us and training has to win it back (docs/physics.md section 1.3 step 3 read
     literally; 4 points of test accuracy lost in 2-epoch Fashion-MNIST runs)."""
 
+    remap_at_transfer: bool = False
+    """When a transfer finds the layer's largest weight beyond what the PCM pair can be programmed to
+    (F * ``target_clip_us``), it re-maps the layer as its first programming did (the largest weight at
+    ``weight_range_fraction`` of that range) rather than cut the weight: the digital scale that turns
+    conductance into network units changes, and the cells are programmed in the new mapping
+    (docs/physics.md section 1.3). False: the first programming's mapping is kept for good."""
+
     def __post_init__(self) -> None:
         _instance(self, "pcm", PCMDevice)
         _instance(self, "capacitor", Capacitor3T1C)
@@ -444,6 +451,7 @@ class UnitCell:
         _boolean(self, "polarity_inversion")
         _in_range(self, "weight_range_fraction", 0.0, 1.0, low_open=True)
         _boolean(self, "transfer_keeps_weight")
+        _boolean(self, "remap_at_transfer")
 
         # After a transfer the capacitor carries p' offset_us; when the target lies inside the offset
         # (the pair stays RESET) it carries up to twice that, which its upward swing must allow.

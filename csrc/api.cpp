@@ -154,14 +154,15 @@ std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor> transfer(
     const Tensor& g_plus_us, const Tensor& g_minus_us, const Tensor& v_c, const Tensor& variation, const Tensor& rng,
     int64_t polarity, int64_t next_polarity, double gain_f, double offset_us, double time_since_programming_s,
     const PcmParams& pcm, const CapacitorParams& capacitor, bool closed_loop, bool read_noise, bool keep_weight,
-    const Tensor& v_shared, const Tensor& variation_shared) {
+    const Tensor& v_shared, const Tensor& variation_shared, double rescale) {
   static const auto op = find_op<std::tuple<Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor>(
       const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, int64_t, int64_t, ParamList,
-      ParamList, double, const Tensor&, const Tensor&, double, double, bool, bool, bool, bool)>("analogtorch::transfer");
+      ParamList, double, const Tensor&, const Tensor&, double, double, bool, bool, bool, bool, double)>(
+      "analogtorch::transfer");
   const auto [ref_v, ref_var] = reference_or_nominal(v_shared, variation_shared, v_c, capacitor);
   return op.call(g_plus_us, g_minus_us, v_c, variation, rng, polarity, next_polarity, pcm.list(), capacitor.list(),
                  gain_f, ref_v, ref_var, offset_us, time_since_programming_s, closed_loop, read_noise, keep_weight,
-                 /*check_values=*/true);
+                 /*check_values=*/true, rescale);
 }
 
 Tensor quantize(const Tensor& x, const Tensor& rng, int64_t bits, double bound, double noise_std) {

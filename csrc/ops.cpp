@@ -60,7 +60,7 @@ TORCH_LIBRARY(analogtorch, m) {
       "int next_polarity, float[] pcm_params, float[] capacitor_params, float gain_f, Tensor v_shared, "
       "Tensor variation_shared, "
       "float offset_us, float time_since_programming_s, bool closed_loop, bool read_noise, bool keep_weight=True, "
-      "bool check_values=True) -> "
+      "bool check_values=True, float rescale=1.0) -> "
       "(Tensor g_plus_us, Tensor g_minus_us, Tensor nu_plus, Tensor nu_minus, Tensor v_c, Tensor pulses, "
       "Tensor iterations)");
 

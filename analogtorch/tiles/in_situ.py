@@ -437,15 +437,17 @@ class UnitCellTile(InSituTile):
             record["railed"] += railed.sum(dtype=torch.int64)
             record["rail_samples"] += 1
             record["rail_share"].append(railed.float().mean())
+        scale = self._remapped_scale(weight) if cell.remap_at_transfer else self._host("scale_us_per_unit")
         rng = self._rng()
         result = ops.transfer(
             self.g_plus_us, self.g_minus_us, self.v_c, self.variation, rng, polarity,
             next_polarity=next_polarity, gain_f=cell.gain_f, offset_us=cell.offset_us,
             time_since_programming_s=self._host("time_since_programming_s"), pcm=cell.pcm, capacitor=cell.capacitor,
             keep_weight=cell.transfer_keeps_weight, v_shared=self.v_shared, variation_shared=self.variation_shared,
-            check_values=check_values,
+            check_values=check_values, rescale=scale / self._host("scale_us_per_unit"),
         )  # fmt: skip
         self._advance_rng()
+        self._set_host("scale_us_per_unit", scale)
         self.g_plus_us.copy_(result.g_plus_us)
         self.g_minus_us.copy_(result.g_minus_us)
         self.v_c.copy_(result.v_c)
@@ -461,6 +463,19 @@ class UnitCellTile(InSituTile):
         self._count("programming_iterations", result.iterations.sum(dtype=torch.int64))
         # The transfer kernel programs within [0, G_max] and the rails.
         weight.copy_(self._held_weight(check_values=check_values))
+
+    def _remapped_scale(self, weight: torch.Tensor) -> float:
+        """The weight-to-uS scale for a transfer that re-maps (``remap_at_transfer``): the current
+        one while the largest weight fits the pair's programmable range F * target_clip_us, else the
+        first programming's rule (the largest weight at ``weight_range_fraction`` of that range).
+        One host read of the largest weight, once per transfer."""
+        cell = self.config.unit_cell
+        scale = self._host("scale_us_per_unit")
+        programmable_us = cell.gain_f * cell.pcm.target_clip_us
+        largest = weight.abs().max().item() if weight.numel() else 0.0
+        if largest * scale <= programmable_us:
+            return scale
+        return cell.weight_range_fraction * programmable_us / largest
 
     def _state_spec(self):
         spec = super()._state_spec()

@@ -114,7 +114,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
     const at::Tensor& rng, int64_t polarity, int64_t next_polarity, c10::ArrayRef<double> pcm_params,
     c10::ArrayRef<double> capacitor_params, double gain_f, const at::Tensor& v_shared,
     const at::Tensor& variation_shared, double offset_us,
-    double time_since_programming_s, bool closed_loop, bool read_noise, bool keep_weight, bool check_values) {
+    double time_since_programming_s, bool closed_loop, bool read_noise, bool keep_weight, bool check_values,
+    double rescale) {
   checks::on_device_type(g_plus_us, "g_plus_us", Backend::kDeviceType);
   checks::float32(g_plus_us, "g_plus_us");
   checks::cell_state(g_minus_us, "g_minus_us", g_plus_us, "g_plus_us");
@@ -127,6 +128,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
   const int64_t stride = reference_stride(v_shared, variation_shared, v_c, "v_c");
   checks::non_negative(offset_us, "offset_us");
   checks::non_negative(time_since_programming_s, "time_since_programming_s");
+  checks::positive(rescale, "rescale");
   const pcm::ProgrammingParams programming = params::programming(pcm_params);
   const capacitor::Params cap = params::capacitor(capacitor_params);
   // As UnitCell validates it: after a transfer the capacitor may carry up to twice the offset,
@@ -174,7 +176,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tenso
                                  pcm::read_time(static_cast<float>(time_since_programming_s), programming.read),
                                  closed_loop,
                                  read_noise,
-                                 keep_weight};
+                                 keep_weight,
+                                 static_cast<float>(rescale)};
   Backend::for_each(g_plus.numel(), kernel);
   return {g_plus_out, g_minus_out, nu_plus, nu_minus, v_out, pulses, iterations};
 }

@@ -52,6 +52,13 @@ TEST(Ops, BadArgumentsAreRefusedByName) {
             std::string::npos);
   EXPECT_NE(message_of([&] { pcm_read(g, nu, rng.to(at::kInt), 1.0); }).find("rng: expected an int64"),
             std::string::npos);
+  const at::Tensor v_c = at::full({8}, 0.5f), variation = at::zeros({8, 3}, at::kChar);
+  for (const double rescale : {0.0, -1.0, std::nan("")}) {
+    EXPECT_NE(message_of([&] {
+                transfer(g, g, v_c, variation, rng, 1, -1, 3.0, 2.0, 0.0, {}, {}, true, true, true, {}, {}, rescale);
+              }).find("rescale: expected a finite number > 0"),
+              std::string::npos);
+  }
   PcmParams bad;
   bad.g_max_us = 0.0;
   EXPECT_NE(message_of([&] { pcm_program(g, rng, bad); }).find("pcm_params[g_max_us]: expected a number > 0"),

@@ -139,10 +139,11 @@ def weight_backward(grad=G, v=V, var=VAR, polarity=1, params=CAP_PARAMS, gain=F,
 
 
 def transfer(gp=G, gm=G, v=V, var=VAR, r=RNG, polarity=1, next_polarity=-1, pcm_params=PCM_PARAMS,
-             cap_params=CAP_PARAMS, gain=F, v_shared=V_SHARED, var_shared=VAR_SHARED, offset=2.0, time_s=0.0):  # fmt: skip
+             cap_params=CAP_PARAMS, gain=F, v_shared=V_SHARED, var_shared=VAR_SHARED, offset=2.0, time_s=0.0,
+             rescale=1.0):  # fmt: skip
     return torch.ops.analogtorch.transfer(
         gp, gm, v, var, r, polarity, next_polarity, pcm_params, cap_params, gain, v_shared, var_shared, offset, time_s,
-        True, True,
+        True, True, rescale=rescale,
     )  # fmt: skip
 
 
@@ -547,6 +548,8 @@ BAD_INPUTS = [
     BadInput("values", lambda: transfer(v_shared=torch.tensor(float("nan"))), RuntimeError, "v_shared: expected"),
     BadInput("values", lambda: transfer(offset=-1.0), RuntimeError, "offset_us: expected a finite number >= 0"),
     BadInput("values", lambda: transfer(offset=float("inf")), RuntimeError, "offset_us: expected a finite number >= 0"),
+    BadInput("values", lambda: transfer(rescale=0.0), RuntimeError, "rescale: expected a finite number > 0"),
+    BadInput("values", lambda: transfer(rescale=float("nan")), RuntimeError, "rescale: expected a finite number > 0"),
     BadInput("values", lambda: transfer(time_s=-1.0), RuntimeError, "time_since_programming_s: expected a finite number >= 0"),
     BadInput("values", lambda: transfer(time_s=float("inf")), RuntimeError, "time_since_programming_s: expected a finite number >= 0"),
     BadInput("values", lambda: transfer(time_s=float("nan")), RuntimeError, "time_since_programming_s: expected a finite number >= 0"),
@@ -656,6 +659,7 @@ BAD_INPUTS = [
     BadInput("configs", lambda: UnitCell(transfer_every=0), ValueError, "transfer_every: expected an int >= 1, got 0"),
     BadInput("configs", lambda: UnitCell(transfer_every=8000.0), TypeError, "transfer_every: expected an int, got float 8000.0"),
     BadInput("configs", lambda: UnitCell(polarity_inversion=None), TypeError, "polarity_inversion: expected a bool, got NoneType None"),
+    BadInput("configs", lambda: UnitCell(remap_at_transfer=1), TypeError, "remap_at_transfer: expected a bool, got int 1"),
     BadInput("configs", lambda: UnitCell(weight_range_fraction=0.0), ValueError, "weight_range_fraction: expected a finite number in (0, 1], got 0.0"),
     BadInput("configs", lambda: UnitCell(weight_range_fraction=1.01), ValueError, "weight_range_fraction: expected a finite number in (0, 1], got 1.01"),
     # the capacitor may carry two offsets; it can rise only g(1 V) - g_shared = 35 - 10 = 25 uS

@@ -169,6 +169,43 @@ def test_state_dict_resumes_training_bit_identically():
     assert losses_a + losses_b == losses
 
 
+@pytest.mark.parametrize("remap", [False, True])
+def test_a_transfer_remaps_weights_that_outgrew_the_pcm_range_or_cuts_them(remap):
+    """Weights pushed beyond F * target_clip_us between transfers: with ``remap_at_transfer`` the
+    transfer re-maps the layer (its largest weight back at ``weight_range_fraction`` of the range)
+    and keeps every weight in network units; without it, the largest weights are cut."""
+    torch.manual_seed(0)
+    config = presets.ambrogio2018(transfer_every=2000, weight_range_fraction=0.9, remap_at_transfer=remap, seed=3)
+    layer = AnalogLinear(64, 8, config=config)
+    tile = layer.tiles["weight"][0]
+    scale = float(tile.scale_us_per_unit)
+    optimizer = AnalogSGD(layer.parameters(), lr=1.0)
+    x = torch.rand(100, 64)
+    # 15 pulses (the most per update) of 0.05 uS away from zero, for 19 updates: the largest
+    # weights, at 54 of the pair's 60 uS, ask for about 68 uS; the 20th update (no change) transfers.
+    for step in range(20):
+        layer(x)
+        before = layer.weight.detach().clone()
+        layer.weight.grad = -layer.weight.detach().sign() * (0.75 / scale if step < 19 else 0.0)
+        layer.bias.grad = None
+        optimizer.step()
+    assert int(tile.counters[analogtorch.tiles.COUNTERS.index("transfers")]) == 1
+    largest = before.abs().max().item()
+    assert largest * scale > 3.0 * 20.0 + 5.0  # beyond the pair's range, clearly
+    top = before.abs() > 0.95 * largest
+    change = (layer.weight.detach() - before)[top].abs() * float(tile.scale_us_per_unit)
+    if remap:
+        # (the no-change update still leaks the capacitors for 100 us)
+        assert float(tile.scale_us_per_unit) == pytest.approx(0.9 * 3.0 * 20.0 / largest, rel=1e-4)
+        # In the new mapping, the largest weights moved no more than the others did (the transfer's
+        # programming error, about 1 uS on average here).
+        moved_others = ((layer.weight.detach() - before)[~top].abs() * float(tile.scale_us_per_unit)).mean().item()
+        assert change.mean().item() < 1.2 * moved_others + 0.1 and change.max().item() < 5.0
+    else:
+        assert float(tile.scale_us_per_unit) == scale
+        assert change.min().item() > 5.0  # cut to the pair's range (plus the capacitor's offset)
+
+
 def test_loading_another_config_or_shape_is_refused_and_changes_nothing():
     model = mlp(presets.ambrogio2018())
     before = copy.deepcopy(model.state_dict())

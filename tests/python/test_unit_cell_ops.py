@@ -155,6 +155,7 @@ def test_opcheck_transfer(device):
         ops.cell_variation(rng(8, device=device), (33,)), OFFSET, 60.0, True, True,
     )  # fmt: skip
     torch.library.opcheck(torch.ops.analogtorch.transfer.default, args)
+    torch.library.opcheck(torch.ops.analogtorch.transfer.default, (*args, True, True, 0.5))
 
 
 # --- transfer -------------------------------------------------------------------------------------
@@ -202,6 +203,28 @@ def test_transfer_keeps_the_weight_when_the_capacitor_takes_over_the_offset(pola
     spread = CAP.k_us_per_v2 * CAP.v_t_sigma_v * math.sqrt(2.0 / math.pi)
     assert after["kept"][stays].abs().mean().item() < 1.1 * spread
     assert after["moved"][stays].abs().mean().item() > 1.0
+
+
+def test_transfer_rescale_programs_the_weight_in_the_new_mapping():
+    """``rescale`` r: the cells come out holding r W (the layer re-mapped at the transfer) with the
+    programming error of r = 1, the default, which it reproduces bit for bit."""
+    g_plus, g_minus, v_c, variation = cell_state((50_000,), seed=8, v_range=(0.3, 1.0))
+    state = (g_plus, g_minus, v_c, variation, rng(9), 1)
+    plain = ops.transfer(*state, pcm=NO_READ_NOISE)
+    assert all(torch.equal(a, b) for a, b in zip(plain, ops.transfer(*state, pcm=NO_READ_NOISE, rescale=1.0)))
+    weight, _ = transfer_target(g_plus, g_minus, v_c, variation, 1, -1)
+
+    def error(result, rescale):
+        after = weight_reference(result.g_plus_us.double(), result.g_minus_us.double(), result.v_c.double(),
+                                 variation, -1)  # fmt: skip
+        return (after - rescale * weight).abs().mean().item()
+
+    kept = error(plain, 1.0)
+    assert kept < 1.0  # uS: the programming error and the threshold spread (test above)
+    for rescale in (0.25, 0.5):  # a re-mapping shrinks: the largest weight no longer fit
+        result = ops.transfer(*state, pcm=NO_READ_NOISE, rescale=rescale)
+        assert error(result, rescale) < 1.2 * kept + 0.05
+        assert error(result, 1.0) > 5 * kept  # it did not keep the old mapping
 
 
 @pytest.mark.parametrize("polarity, next_polarity", [(1, -1), (-1, 1), (1, 1), (-1, -1)])

@@ -105,13 +105,14 @@ at::Tensor unit_cell_weight(const at::Tensor& g_plus_us, const at::Tensor& g_min
                             double scale_us_per_unit = 1.0, const CapacitorParams& params = {},
                             const at::Tensor& v_shared = {}, const at::Tensor& variation_shared = {});
 
-// The Nature 2018 transfer (re-initialise the reference to v_init_v afterwards); returns (g_plus, g_minus, nu_plus, nu_minus, v_c, pulses, iterations).
+// The Nature 2018 transfer (re-initialise the reference to v_init_v afterwards), programming rescale * W
+// (a new weight-to-uS mapping; 1 keeps it); returns (g_plus, g_minus, nu_plus, nu_minus, v_c, pulses, iterations).
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> transfer(
     const at::Tensor& g_plus_us, const at::Tensor& g_minus_us, const at::Tensor& v_c, const at::Tensor& variation,
     const at::Tensor& rng, int64_t polarity, int64_t next_polarity, double gain_f = 3.0, double offset_us = 2.0,
     double time_since_programming_s = 0.0, const PcmParams& pcm = {}, const CapacitorParams& capacitor = {},
     bool closed_loop = true, bool read_noise = true, bool keep_weight = true, const at::Tensor& v_shared = {},
-    const at::Tensor& variation_shared = {});
+    const at::Tensor& variation_shared = {}, double rescale = 1.0);
 
 // A DAC/ADC: y = Q(clip(x + noise_std * bound * N(0,1), -bound, bound)).
 at::Tensor quantize(const at::Tensor& x, const at::Tensor& rng, int64_t bits = 8, double bound = 1.0,

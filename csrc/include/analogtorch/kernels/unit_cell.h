@@ -88,6 +88,9 @@ struct Transfer {
   int polarity, next_polarity;
   pcm::ReadTime read_time;  // of the read of W: time since the last programming
   bool closed_loop, read_noise, keep_weight;
+  // New over old weight-to-uS scale: the transfer programs rescale * W, in the layer's new mapping
+  // (1: the mapping is kept, and W bit for bit).
+  float rescale;
 
   // V_C after the transfer. keep_weight: the capacitor takes over what the PCM target leaves out,
   // p' (offset + g(v_init) - g_shared(v_init)) where a device is programmed, so that g must read
@@ -116,9 +119,9 @@ struct Transfer {
     const uint64_t plus = 2 * static_cast<uint64_t>(i), minus = plus + 1;
     const int8_t* own = variation + i * capacitor::kVariationFields;
     const float g_cap = curve.conductance_us<float>(v_c[i], own);
-    const float w_us = unit_cell::weight_us(read_device(plus, g_plus_us[i], seed, step),
-                                            read_device(minus, g_minus_us[i], seed, step), g_cap, polarity, gain_f,
-                                            reference.conductance_us(i, curve));
+    const float w_us = rescale * unit_cell::weight_us(read_device(plus, g_plus_us[i], seed, step),
+                                                      read_device(minus, g_minus_us[i], seed, step), g_cap, polarity,
+                                                      gain_f, reference.conductance_us(i, curve));
     const float g_cap_init = curve.conductance_us<float>(capacitor.v_init_v, own);
     const float g_shared_init = reference.conductance_at_us(i, capacitor.v_init_v, curve);
     const float target = unit_cell::transfer_target_us(w_us, g_cap_init, g_shared_init, next_polarity, offset_us);
