@@ -7,13 +7,14 @@
 - ``program`` / ``set_time`` / ``unprogram``: deploy a trained model into PCM, let it drift, return
   it to training.
 - ``track_pulses`` / ``pulse_stats``: an opt-in record of the update pulses each in-situ weight receives.
+- ``analogtorch.mapping``: a per-layer weight mapping for unit cells, calibrated to the capacitor's room.
 - ``estimate``: energy, time and area of what the simulated hardware did, beside a digital baseline.
 - ``save_checkpoint`` / ``load_checkpoint``: atomic, checked, all-or-nothing checkpoints.
 - ``analogtorch.ops``: the device physics as registered ops, with CPU and CUDA kernels that share
   one copy of each law and one counter-based random generator (a seed gives the same bits everywhere).
 """
 
-from . import config, hardware, ops, optim, presets, tiles
+from . import config, hardware, mapping, ops, optim, presets, tiles
 from ._ops import cuda_kernels_available, cuda_kernels_built, make_rng_state
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import Capacitor3T1C, PCMDevice, Periphery, UnitCell
@@ -59,6 +60,7 @@ __all__ = [
     "analog_stats",
     "config",
     "hardware",
+    "mapping",
     "convert_to_analog",
     "convert_to_digital",
     "cuda_kernels_available",

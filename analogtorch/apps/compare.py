@@ -33,8 +33,10 @@ from tqdm import tqdm
 
 from .. import __version__, presets
 from ..inference import analog_stats, program, pulse_stats, set_time, track_pulses
+from ..mapping import ED_FIG2_NET_PULSES, layer_configs, room_fractions
 from ..nn import convert_to_analog
 from ..optim import AnalogSGD
+from ..tiles.in_situ import PULSE_REFERENCE_IMAGES
 from .data import DEFAULT_FASHION_MNIST_DIR, Dataset, load_image_dataset
 
 __all__ = [
@@ -366,8 +368,11 @@ def train_one(name: str, plan: Plan, seed: int) -> dict:
     device = torch.device(args.device)
     model = build_network(args.model, args.hidden, seed).to(device)
     config = plan.configs[name, seed]
+    fractions = None
     if config is not None:
-        convert_to_analog(model, config)
+        if args.layer_mapping == "room" and isinstance(config, presets.UnitCellConfig):
+            fractions = room_mapping(model, args, train, seed, config)
+        convert_to_analog(model, config, layer_configs=None if fractions is None else layer_configs(config, fractions))
         if name in PULSE_PRESETS:
             track_pulses(model)
     start = time.perf_counter()
@@ -375,7 +380,8 @@ def train_one(name: str, plan: Plan, seed: int) -> dict:
     result = {"preset": name, "seed": seed, "test_accuracy": curve, "train_loss": losses,
               "train_seconds": time.perf_counter() - start,
               "config_kind": None if config is None else type(config).__name__,
-              "config": None if config is None else dataclasses.asdict(config)}  # fmt: skip
+              "config": None if config is None else dataclasses.asdict(config),
+              "layer_fractions": fractions}  # fmt: skip
     if name in PULSE_PRESETS:
         result["pulses"] = pulse_stats(model)
     if name in DRIFT_PRESETS:
@@ -386,6 +392,18 @@ def train_one(name: str, plan: Plan, seed: int) -> dict:
         result["hardware"] = analog_stats(model)
         result["estimate"] = estimate(model).as_dict()
     return result
+
+
+def room_mapping(model: nn.Module, args: argparse.Namespace, train: Dataset, seed: int, config: presets.UnitCellConfig) -> dict[str, float]:
+    """``--layer-mapping room``: each layer's ``weight_range_fraction`` from a digital copy trained
+    per example (at ``--lr`` / ``--batch-size``, the same update per example) on the first 16,000
+    images of the seed's data order, so that a typical weight moves by ED Fig 2's 100 net pulses
+    (:func:`analogtorch.mapping.room_fractions`; docs/physics.md 1.11, step 6)."""
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:PULSE_REFERENCE_IMAGES]
+    device = next(model.parameters()).device
+    examples = ((train.images[i : i + 1].to(device), train.labels[i : i + 1].to(device)) for i in order.tolist())
+    net_pulses = ED_FIG2_NET_PULSES * len(order) / PULSE_REFERENCE_IMAGES
+    return room_fractions(model, examples, args.lr / args.batch_size, config, net_pulses=net_pulses)
 
 
 def drift_study(model: nn.Module, test: Dataset, device: torch.device, reads: int) -> dict:
@@ -453,6 +471,8 @@ def settings(plan: Plan, wall_seconds: float) -> dict[str, Any]:
         command.append(f"--hidden {' '.join(map(str, args.hidden))}")
     if args.config:
         command.append(f"--config {args.config}")
+    if args.layer_mapping != "uniform":
+        command.append(f"--layer-mapping {args.layer_mapping}")
     if Path(args.data) != DEFAULT_FASHION_MNIST_DIR:
         command.append(f"--data {args.data}")
     return {
@@ -476,6 +496,7 @@ def settings(plan: Plan, wall_seconds: float) -> dict[str, Any]:
         "data": str(args.data),
         "reads": args.reads,
         "drift_times_s": DRIFT_TIMES_S,
+        "layer_mapping": args.layer_mapping,
         "config_file": args.config,
         "config_overrides": plan.overrides,
         "device": args.device,
@@ -553,6 +574,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              '{"ambrogio2018": {"unit_cell": {"transfer_every": 4000}}}')  # fmt: skip
     parser.add_argument("--data", default=str(DEFAULT_FASHION_MNIST_DIR), metavar="DIR",
                         help="directory of MNIST-format idx files (Fashion-MNIST: Debian's dataset-fashion-mnist)")  # fmt: skip
+    parser.add_argument("--layer-mapping", default="uniform", choices=["uniform", "room"],
+                        help="uniform: every layer's largest initial weight at the preset's weight_range_fraction; "
+                             "room: ambrogio2018 lowers it per layer so that a typical weight's net movement, measured on "
+                             "a digital copy over 16,000 training images, is ED Fig 2's 100 pulses (docs/physics.md 1.11)")  # fmt: skip
     parser.add_argument("--reads", type=int, metavar="N", default=3,
                         help="repeated evaluations (fresh read noise) per time after programming")  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")

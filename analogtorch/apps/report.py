@@ -51,6 +51,8 @@ def settings_rows(settings: dict) -> list[tuple[str, str]]:
         ("data", settings["data"]),
         ("seeds", " ".join(map(str, settings["seeds"]))),
         ("reads per time after programming", str(settings["reads"])),
+        ("weight mapping (--layer-mapping)", {"uniform": "uniform: every layer's largest initial weight at the preset's fraction",
+                                              "room": "room: ambrogio2018's fraction per layer from a digital copy's net movement (docs/physics.md 1.11)"}[settings.get("layer_mapping", "uniform")]),
         ("preset overrides (--config)", overrides + (f" from {settings['config_file']}" if settings["config_file"] else "")),
         ("device", f"{settings['device']} ({settings['device_name']}; {settings['torch_threads']} CPU threads)"),
         ("versions", f"analogtorch {versions['analogtorch']}, torch {versions['torch']}, Python {versions['python']}"),
@@ -166,6 +168,10 @@ def pulse_notes(report: dict) -> list[str]:
                      "lr 0.005: docs/physics.md 1.11); fewer pulses per image are expected.")  # fmt: skip
     if settings["model"] != "mlp":
         notes.append("A convolution's examples are the input vectors (patches) its tiles read, not images.")
+    for run in report["runs"]:
+        if run.get("layer_fractions"):
+            fractions = ", ".join(f"{name}: {value:.3g}" for name, value in run["layer_fractions"].items())
+            notes.append(f"{run['preset']} seed {run['seed']}: weight_range_fraction per layer {fractions} (--layer-mapping room).")
     notes.append("At a rail: ambrogio2018, cells whose V_C is within rail_margin_v of a rail (or at V_T, where g "
                  "cannot fall further), just before each transfer; pcm_only, pairs with a device past the refresh "
                  "threshold, which the update then refreshed, per update.")  # fmt: skip

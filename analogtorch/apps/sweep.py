@@ -35,9 +35,10 @@ from tqdm import tqdm
 
 from .. import __version__, presets
 from ..inference import pulse_stats, track_pulses
+from ..mapping import layer_configs
 from ..nn import convert_to_analog
 from ..tiles.base import config_fields
-from .compare import DEFAULT_HIDDEN, build_network, check_out, fit, network_description
+from .compare import DEFAULT_HIDDEN, build_network, check_out, fit, network_description, room_mapping
 from .data import DEFAULT_FASHION_MNIST_DIR, Dataset, load_image_dataset
 
 __all__ = ["AXES", "DEFAULTS", "Axis", "SweepPlan", "add_arguments", "main", "prepare", "run", "train_point"]
@@ -47,7 +48,9 @@ DEFAULTS = {"epochs": 3, "lr": 0.5, "limit": 20_000, "test_limit": 0, "batch_siz
 RESULTS, TABLE = "sweep.json", "sweep.md"
 # The settings a saved sweep must share with a run that resumes it.
 _RESUME_KEYS = ("network", "hidden", "epochs", "batch_size", "lr", "seed", "train_examples", "test_examples",
-                "data", "preset_defaults")  # fmt: skip
+                "data", "preset_defaults", "layer_mapping")  # fmt: skip
+# What a sweep saved before a setting existed ran with.
+_RESUME_DEFAULTS = {"layer_mapping": "uniform"}
 
 _CAP = presets.ambrogio2018().unit_cell.capacitor
 # The nominal swing in which a pulse has its full step, from the rail margin below v_max_v down to
@@ -218,9 +221,10 @@ def read_saved(out: Path, settings: dict[str, Any]) -> dict[str, dict]:
         raise ValueError(f"--out {out}: {RESULTS} cannot be read to resume ({error}); remove it or choose another --out") from None
     if not isinstance(saved, dict) or not isinstance(saved.get("settings"), dict) or not isinstance(saved.get("points"), dict):
         raise ValueError(f"--out {out}: {RESULTS} is not a sweep's results; remove it or choose another --out")
-    differences = [key for key in _RESUME_KEYS if saved["settings"].get(key) != settings[key]]
+    stored = {**_RESUME_DEFAULTS, **saved["settings"]}
+    differences = [key for key in _RESUME_KEYS if stored.get(key) != settings[key]]
     if differences:
-        shown = "; ".join(f"{key}: saved {saved['settings'].get(key)!r:.80}, now {settings[key]!r:.80}" for key in differences)
+        shown = "; ".join(f"{key}: saved {stored.get(key)!r:.80}, now {settings[key]!r:.80}" for key in differences)
         raise ValueError(f"--out {out}: holds a sweep of other settings ({shown}); choose another --out or remove {path}")
     return saved["points"]
 
@@ -252,6 +256,8 @@ def settings(plan: SweepPlan) -> dict[str, Any]:
                f"--test-limit {args.test_limit} --hidden {' '.join(map(str, hidden))} --device {args.device}")  # fmt: skip
     if Path(args.data) != DEFAULT_FASHION_MNIST_DIR:
         command += f" --data {args.data}"
+    if args.layer_mapping != "uniform":
+        command += f" --layer-mapping {args.layer_mapping}"
     return {
         "command": command,
         "network": network_description("mlp", args.hidden),
@@ -271,6 +277,7 @@ def settings(plan: SweepPlan) -> dict[str, Any]:
         "device": args.device,
         "preset": "ambrogio2018",
         "preset_defaults": config_fields(plan.configs["defaults"]),
+        "layer_mapping": args.layer_mapping,
         "versions": {"analogtorch": __version__, "torch": torch.__version__, "python": platform.python_version()},
     }
 
@@ -285,14 +292,18 @@ def train_point(config: presets.UnitCellConfig | None, plan: SweepPlan, label: s
     situ, the pulse statistics per layer (docs/physics.md 1.12)."""
     args = plan.args
     model = build_network("mlp", args.hidden, args.seed).to(torch.device(args.device))
+    fractions = None
     if config is not None:
-        convert_to_analog(model, config)
+        if args.layer_mapping == "room":  # for this point's cell: its pulse and its range
+            fractions = room_mapping(model, args, plan.train, args.seed, config)
+        convert_to_analog(model, config, layer_configs=None if fractions is None else layer_configs(config, fractions))
         track_pulses(model)
     start = time.perf_counter()
     curve, losses = fit(model, args, plan.train, plan.test, args.seed, label)
     result = {"test_accuracy": curve, "train_loss": losses, "final": curve[-1], "train_seconds": time.perf_counter() - start}
     if config is not None:
         result["pulses"] = pulse_stats(model)
+        result["layer_fractions"] = fractions
     return result
 
 
@@ -377,6 +388,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to train and evaluate")
     parser.add_argument("--data", default=str(DEFAULT_FASHION_MNIST_DIR), metavar="DIR",
                         help="directory of MNIST-format idx files (Fashion-MNIST: Debian's dataset-fashion-mnist)")  # fmt: skip
+    parser.add_argument("--layer-mapping", default="uniform", choices=["uniform", "room"],
+                        help="each point's weight mapping, as compare's --layer-mapping (room: per layer, from a digital "
+                             "copy's net movement; docs/physics.md 1.11)")  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import torch
@@ -162,6 +162,7 @@ def convert_to_analog(
     exclude: Iterable[str] = (),
     on_unsupported: str = "error",
     verbose: bool = False,
+    layer_configs: Mapping[str, AnalogConfig] | None = None,
 ) -> nn.Module:
     """Puts every weight matrix of ``model`` on analog tiles (in place; the model is also returned)
     keeping its trained weights; in-situ tiles program them into their devices.
@@ -174,6 +175,9 @@ def convert_to_analog(
             replaces (e.g. ``nn.Conv3d``, ``nn.GRU``, a lazy module not yet initialised) raises
             ValueError naming it; ``"digital"``: it stays digital and the report says so.
         verbose: print the :class:`ConversionReport` (also available from :func:`conversion_report`).
+        layer_configs: configurations for some modules, by qualified name, in place of ``config``
+            (e.g. a per-layer weight mapping, :func:`analogtorch.mapping.room_fractions`); each
+            keeps its own seed, plus the module's index as for ``config``.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
@@ -188,6 +192,12 @@ def convert_to_analog(
     unknown = exclude - set(modules)
     if unknown:
         raise ValueError(f"exclude: no module named {sorted(unknown)} in the model")
+    layer_configs = dict(layer_configs or {})
+    for name, layer_config in layer_configs.items():
+        if name not in modules:
+            raise ValueError(f"layer_configs: no module named {name!r} in the model")
+        if not isinstance(layer_config, AnalogConfig):
+            raise TypeError(f"layer_configs[{name!r}]: expected an analogtorch.presets.AnalogConfig, got {type(layer_config).__name__}")
 
     # Plan everything first: an unsupported module raises before anything is converted.
     report = ConversionReport()
@@ -227,14 +237,19 @@ def convert_to_analog(
             )
         report.digital.append((name, type(module).__name__, f"unsupported, left digital: {why}"))
 
+    unused = set(layer_configs) - {name for name, _, _ in plan}
+    if unused:
+        raise ValueError(f"layer_configs: {sorted(unused)} would not be converted (excluded, inside a converted module, or not a layer with a weight matrix)")
     if isinstance(model, tuple(cls for cls, _ in _CONVERSIONS)) and plan and plan[0][0] == "":
+        config = layer_configs.get("", config)
         converted = plan[0][2](model, replace(config, seed=config.seed % 2**64))
         converted.train(model.training)
         report.converted.append(("", type(converted).__name__, _tile_shapes(converted)))
         _finish(converted, report, verbose)
         return converted
     for index, (name, module, convert) in enumerate(plan):
-        layer = convert(module, replace(config, seed=(config.seed + index) % 2**64))
+        own = layer_configs.get(name, config)
+        layer = convert(module, replace(own, seed=(own.seed + index) % 2**64))
         layer.train(module.training)
         parent_name, _, child = name.rpartition(".")
         setattr(modules[parent_name] if parent_name else model, child, layer)

@@ -126,6 +126,23 @@ def test_a_sweep_of_other_settings_in_out_is_refused(tiny_mnist, tmp_path, capsy
     assert calls == [] and json.loads((out / "sweep.json").read_text()) == saved
 
 
+def test_a_room_mapped_sweep_maps_each_point_and_does_not_resume_a_uniform_one(tiny_mnist, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    assert main(argv(tiny_mnist, out, "--layer-mapping", "room")) == 0
+    saved = json.loads((out / "sweep.json").read_text())
+    assert saved["settings"]["layer_mapping"] == "room" and "--layer-mapping room" in saved["settings"]["command"]
+    for label, point in saved["points"].items():
+        fractions = point.get("layer_fractions")
+        if label == "digital":
+            assert fractions is None
+        else:
+            assert set(fractions) == {"0", "2", "4"} and all(0 < value <= 0.5 for value in fractions.values())
+    capsys.readouterr()
+    calls = counting(monkeypatch)
+    assert main(argv(tiny_mnist, out)) == 2  # the same grid, mapped uniformly: other settings
+    assert "layer_mapping: saved 'room', now 'uniform'" in capsys.readouterr().err and calls == []
+
+
 def test_presets_take_the_fields_of_every_part_by_keyword():
     config = presets.ambrogio2018(dv_pulse_v=0.002, transfer_every=4000, verify_tolerance_us=0.25, out_bits=6, seed=7)
     cell = config.unit_cell

@@ -1,0 +1,116 @@
+"""A per-layer weight mapping for in-situ unit cells, calibrated to the capacitor's room
+(docs/physics.md section 1.11, step 6).
+
+``weight_range_fraction`` maps a layer's largest initial weight onto a fraction of the PCM pair's
+programmable range, the same fraction for every layer. A capacitor pulse is then worth the same
+conductance in every layer, but not the same share of a layer's weights: a layer whose updates move
+its weights far more than the first layer's (the output layer of a classifier) asks for far more
+pulses than its capacitors can hold between transfers, and its weights outgrow the pair's range.
+
+:func:`room_fractions` measures, on a digital copy trained per example, how far a typical weight of
+each layer moves (the median over the layer of |net change|), and lowers the layer's fraction so
+that this movement is ``net_pulses`` capacitor pulses: ED Fig 2's +-100 net pulses per 16,000
+images, which the first layer of the paper's network already shows at the preset's fraction. It
+looks at training data and the update statistics only, never at test accuracy.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Iterable
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .presets import UnitCellConfig, replace
+
+__all__ = ["layer_configs", "room_fractions"]
+
+# ED Fig 2: a typical weight's net capacitor pulses over 16,000 images (two transfer intervals).
+ED_FIG2_NET_PULSES = 100.0
+
+
+def _mapped_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """The modules whose own ``weight`` is a matrix (or a convolution's kernel): the layers a
+    per-layer mapping is measured for."""
+    return {
+        name: module
+        for name, module in model.named_modules()
+        if isinstance(getattr(module, "weight", None), nn.Parameter) and module.weight.dim() >= 2
+    }
+
+
+def room_fractions(
+    model: nn.Module,
+    examples: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    lr: float,
+    config: UnitCellConfig,
+    *,
+    net_pulses: float = ED_FIG2_NET_PULSES,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
+) -> dict[str, float]:
+    """``weight_range_fraction`` per layer (by qualified name) for converting ``model`` (digital,
+    untouched) to ``config``'s unit cells.
+
+    A copy of ``model`` takes one plain SGD step at ``lr`` per ``(input, target)`` of ``examples``
+    (the paper trains per example: pass single examples). For each layer, m = the median over its
+    weights of |net change|, in units of its largest initial weight; the fraction is
+
+        min(weight_range_fraction, net_pulses * dg_per_pulse_us / (m * F * target_clip_us))
+
+    so that a typical weight's net movement over ``examples`` is ``net_pulses`` pulses (ED Fig 2:
+    100 per 16,000 images; scale it to the examples given), and no layer is mapped finer than the
+    preset. A layer whose weights did not move keeps the preset's fraction.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
+    if not isinstance(config, UnitCellConfig):
+        raise TypeError(f"config: expected a UnitCellConfig (presets.ambrogio2018()), got {type(config).__name__}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr: expected a finite number > 0, got {lr!r}")
+    if isinstance(net_pulses, bool) or not isinstance(net_pulses, (int, float)) or not math.isfinite(net_pulses) or net_pulses <= 0:
+        raise ValueError(f"net_pulses: expected a finite number > 0, got {net_pulses!r}")
+    twin = copy.deepcopy(model)
+    layers = _mapped_layers(twin)
+    if not layers:
+        raise ValueError("model: it holds no layer with a weight matrix to map")
+    start = {name: layer.weight.detach().clone() for name, layer in layers.items()}
+    optimizer = torch.optim.SGD(twin.parameters(), lr=lr)
+    twin.train()
+    steps = 0
+    for x, target in examples:
+        loss = loss_fn(twin(x), target)
+        if not torch.isfinite(loss):
+            raise ValueError(f"examples: the digital copy's loss became {loss.item()} at example {steps}; lr {lr!r} is too large")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        steps += 1
+    if steps == 0:
+        raise ValueError("examples: expected at least one (input, target) pair, got none")
+    if not all(torch.isfinite(layer.weight).all() for layer in layers.values()):
+        raise ValueError(f"examples: the digital copy's weights became NaN or Inf; lr {lr!r} is too large")
+
+    cell = config.unit_cell
+    pulse_us = cell.capacitor.dg_per_pulse_us
+    programmable_us = cell.gain_f * cell.pcm.target_clip_us
+    fractions = {}
+    for name, layer in layers.items():
+        largest = start[name].abs().max().item()
+        moved = (layer.weight.detach() - start[name]).abs().median().item() / largest if largest > 0 else 0.0
+        room = net_pulses * pulse_us / (moved * programmable_us) if moved > 0 else math.inf
+        fractions[name] = min(cell.weight_range_fraction, room)
+    return fractions
+
+
+def layer_configs(config: UnitCellConfig, fractions: dict[str, float]) -> dict[str, UnitCellConfig]:
+    """``config`` with each layer's ``weight_range_fraction``: ``convert_to_analog(model, config,
+    layer_configs=layer_configs(config, fractions))``."""
+    if not isinstance(config, UnitCellConfig):
+        raise TypeError(f"config: expected a UnitCellConfig, got {type(config).__name__}")
+    return {
+        name: replace(config, unit_cell=replace(config.unit_cell, weight_range_fraction=float(fraction)))
+        for name, fraction in fractions.items()
+    }
