@@ -71,6 +71,8 @@ DRIFT_PRESETS = ("hardware_aware", "ambrogio2018")
 # The in-situ presets, whose pulses per weight are recorded (docs/physics.md 1.12), and ED Fig 2's
 # figures for them: a typical weight over 16,000 MNIST images of per-example training (section 1.9).
 PULSE_PRESETS = ("ambrogio2018", "pcm_only")
+# How unit-cell layers are mapped onto their cells (--layer-mapping; docs/physics.md 1.11, step 6).
+LAYER_MAPPINGS = ("room", "uniform")
 ED_FIG_2 = {
     "ambrogio2018": {"what": "2PCM + 3T1C", "total": 1000, "net_abs": 100},
     "pcm_only": {"what": "2PCM only", "total": 50, "net_abs": 10},
@@ -471,8 +473,7 @@ def settings(plan: Plan, wall_seconds: float) -> dict[str, Any]:
         command.append(f"--hidden {' '.join(map(str, args.hidden))}")
     if args.config:
         command.append(f"--config {args.config}")
-    if args.layer_mapping != "uniform":
-        command.append(f"--layer-mapping {args.layer_mapping}")
+    command.append(f"--layer-mapping {args.layer_mapping}")
     if Path(args.data) != DEFAULT_FASHION_MNIST_DIR:
         command.append(f"--data {args.data}")
     return {
@@ -574,10 +575,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              '{"ambrogio2018": {"unit_cell": {"transfer_every": 4000}}}')  # fmt: skip
     parser.add_argument("--data", default=str(DEFAULT_FASHION_MNIST_DIR), metavar="DIR",
                         help="directory of MNIST-format idx files (Fashion-MNIST: Debian's dataset-fashion-mnist)")  # fmt: skip
-    parser.add_argument("--layer-mapping", default="uniform", choices=["uniform", "room"],
-                        help="uniform: every layer's largest initial weight at the preset's weight_range_fraction; "
-                             "room: ambrogio2018 lowers it per layer so that a typical weight's net movement, measured on "
-                             "a digital copy over 16,000 training images, is ED Fig 2's 100 pulses (docs/physics.md 1.11)")  # fmt: skip
+    parser.add_argument("--layer-mapping", default="room", choices=LAYER_MAPPINGS,
+                        help="room: ambrogio2018 lowers weight_range_fraction per layer so that a typical weight's net "
+                             "movement, measured on a digital copy over 16,000 training images, is ED Fig 2's 100 pulses "
+                             "(docs/physics.md 1.11); uniform: every layer's largest initial weight at the preset's fraction")  # fmt: skip
     parser.add_argument("--reads", type=int, metavar="N", default=3,
                         help="repeated evaluations (fresh read noise) per time after programming")  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")

@@ -38,7 +38,7 @@ from ..inference import pulse_stats, track_pulses
 from ..mapping import layer_configs
 from ..nn import convert_to_analog
 from ..tiles.base import config_fields
-from .compare import DEFAULT_HIDDEN, build_network, check_out, fit, network_description, room_mapping
+from .compare import DEFAULT_HIDDEN, LAYER_MAPPINGS, build_network, check_out, fit, network_description, room_mapping
 from .data import DEFAULT_FASHION_MNIST_DIR, Dataset, load_image_dataset
 
 __all__ = ["AXES", "DEFAULTS", "Axis", "SweepPlan", "add_arguments", "main", "prepare", "run", "train_point"]
@@ -256,8 +256,7 @@ def settings(plan: SweepPlan) -> dict[str, Any]:
                f"--test-limit {args.test_limit} --hidden {' '.join(map(str, hidden))} --device {args.device}")  # fmt: skip
     if Path(args.data) != DEFAULT_FASHION_MNIST_DIR:
         command += f" --data {args.data}"
-    if args.layer_mapping != "uniform":
-        command += f" --layer-mapping {args.layer_mapping}"
+    command += f" --layer-mapping {args.layer_mapping}"
     return {
         "command": command,
         "network": network_description("mlp", args.hidden),
@@ -388,7 +387,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to train and evaluate")
     parser.add_argument("--data", default=str(DEFAULT_FASHION_MNIST_DIR), metavar="DIR",
                         help="directory of MNIST-format idx files (Fashion-MNIST: Debian's dataset-fashion-mnist)")  # fmt: skip
-    parser.add_argument("--layer-mapping", default="uniform", choices=["uniform", "room"],
+    parser.add_argument("--layer-mapping", default="room", choices=LAYER_MAPPINGS,
                         help="each point's weight mapping, as compare's --layer-mapping (room: per layer, from a digital "
                              "copy's net movement; docs/physics.md 1.11)")  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")

@@ -147,22 +147,26 @@ def test_compare_reports_pulses_per_weight_beside_ed_fig_2(tiny_mnist, tmp_path,
     assert "| ambrogio2018 | " in text.split("Pulses per weight")[0] and "Test accuracy after 1 epochs" in printed
 
 
-def test_layer_mapping_room_maps_each_unit_cell_layer_and_says_so(tiny_mnist, tmp_path):
+@pytest.mark.parametrize("mapping", ["room", "uniform"])
+def test_layer_mapping_maps_each_unit_cell_layer_and_says_so(mapping, tiny_mnist, tmp_path):
     from analogtorch.__main__ import main
 
     out = tmp_path / "out"
     argv = ["compare", "--data", str(tiny_mnist), "--out", str(out), "--presets", "digital", "ambrogio2018", "pcm_only",
-            "--limit", "48", "--epochs", "1", "--batch-size", "4", "--hidden", "8", "--reads", "1", "--quiet",
-            "--layer-mapping", "room"]  # fmt: skip
-    assert main(argv) == 0
+            "--limit", "48", "--epochs", "1", "--batch-size", "4", "--hidden", "8", "--reads", "1", "--quiet"]  # fmt: skip
+    assert main(argv + ([] if mapping == "room" else ["--layer-mapping", "uniform"])) == 0  # room: the default
     report = json.loads((out / "results.json").read_text())
     runs = {run["preset"]: run for run in report["runs"]}
-    fractions = runs["ambrogio2018"]["layer_fractions"]
-    assert set(fractions) == {"0", "2"} and all(0 < value <= 0.5 for value in fractions.values())
     assert runs["digital"]["layer_fractions"] is None and runs["pcm_only"]["layer_fractions"] is None
-    assert report["settings"]["layer_mapping"] == "room" and "--layer-mapping room" in report["settings"]["command"]
+    assert report["settings"]["layer_mapping"] == mapping and f"--layer-mapping {mapping}" in report["settings"]["command"]
     text = (out / "results.md").read_text()
-    assert "ambrogio2018 seed 0: weight_range_fraction per layer 0: " in text and "| weight mapping (--layer-mapping) | room: " in text
+    assert f"| weight mapping (--layer-mapping) | {mapping}: " in text
+    fractions = runs["ambrogio2018"]["layer_fractions"]
+    if mapping == "uniform":
+        assert fractions is None and "weight_range_fraction per layer" not in text
+    else:
+        assert set(fractions) == {"0", "2"} and all(0 < value <= 0.5 for value in fractions.values())
+        assert "ambrogio2018 seed 0: weight_range_fraction per layer 0: " in text
 
 
 def test_the_plots_show_integer_epochs_a_digital_line_and_a_labelled_band(monkeypatch, tmp_path):

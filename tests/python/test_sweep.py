@@ -128,7 +128,7 @@ def test_a_sweep_of_other_settings_in_out_is_refused(tiny_mnist, tmp_path, capsy
 
 def test_a_room_mapped_sweep_maps_each_point_and_does_not_resume_a_uniform_one(tiny_mnist, tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
-    assert main(argv(tiny_mnist, out, "--layer-mapping", "room")) == 0
+    assert main(argv(tiny_mnist, out)) == 0  # room: the default
     saved = json.loads((out / "sweep.json").read_text())
     assert saved["settings"]["layer_mapping"] == "room" and "--layer-mapping room" in saved["settings"]["command"]
     for label, point in saved["points"].items():
@@ -139,7 +139,7 @@ def test_a_room_mapped_sweep_maps_each_point_and_does_not_resume_a_uniform_one(t
             assert set(fractions) == {"0", "2", "4"} and all(0 < value <= 0.5 for value in fractions.values())
     capsys.readouterr()
     calls = counting(monkeypatch)
-    assert main(argv(tiny_mnist, out)) == 2  # the same grid, mapped uniformly: other settings
+    assert main(argv(tiny_mnist, out, "--layer-mapping", "uniform")) == 2  # the same grid, other settings
     assert "layer_mapping: saved 'room', now 'uniform'" in capsys.readouterr().err and calls == []
 
 
