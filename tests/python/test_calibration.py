@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from analogtorch import presets
+from analogtorch.mapping import layer_configs, room_fractions
 from analogtorch.apps.data import DEFAULT_FASHION_MNIST_DIR, load_image_dataset
 from analogtorch.nn import convert_to_analog
 from analogtorch.optim import AnalogSGD
@@ -41,24 +42,31 @@ def network(seed: int = 0) -> torch.nn.Sequential:
     )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def trained_tiles():
-    train = load_image_dataset(split="train")
-    model = network()
-    convert_to_analog(model, presets.ambrogio2018(seed=0, transfer_every=INTERVAL))
+def train_per_example(model: torch.nn.Module, train, images: int = IMAGES) -> list:
+    """Trains the converted ``model`` per example on the first ``images`` of the fixed order,
+    recording the pulses; returns its three tiles."""
     tiles = [module for module in model.modules() if hasattr(module, "track_pulses")]
     assert len(tiles) == 3
     for tile in tiles:
         tile.track_pulses()
     optimizer = AnalogSGD(model.parameters(), lr=LR)
-    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:IMAGES]
     model.train()
-    for i in order.tolist():
+    for i in ORDER[:images].tolist():
         loss = torch.nn.functional.cross_entropy(model(train.images[i : i + 1]), train.labels[i : i + 1])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
     return tiles
+
+
+ORDER = torch.randperm(60_000, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.fixture(scope="module")
+def trained_tiles():
+    model = network()
+    convert_to_analog(model, presets.ambrogio2018(seed=0, transfer_every=INTERVAL))
+    return train_per_example(model, load_image_dataset(split="train"))
 
 
 def test_pulses_per_weight_match_ed_fig_2_scaled_to_the_images(trained_tiles):
@@ -76,3 +84,19 @@ def test_cells_have_room_in_both_directions_at_every_transfer(trained_tiles):
     for transfer in range(IMAGES // INTERVAL):
         railed = sum(share[transfer] * tile.v_c.numel() for share, tile in zip(shares, trained_tiles))
         assert railed / cells < RAIL_SHARE_BOUND
+
+
+def test_the_mapping_per_layer_gives_every_layer_room_at_every_transfer():
+    """docs/physics.md 1.11, step 6: fractions from a digital copy over the first 16,000 images
+    (the first layer keeps the preset's 0.5, the output layer gets about a seventh of it); then
+    no layer has more than 2% of its cells at a rail at either transfer, where one fraction for
+    all left 14% of the output layer's there at the first."""
+    train = load_image_dataset(split="train")
+    model = network()
+    examples = ((train.images[i : i + 1], train.labels[i : i + 1]) for i in ORDER[:16_000].tolist())
+    config = presets.ambrogio2018(seed=0, transfer_every=INTERVAL)
+    fractions = room_fractions(model, examples, LR, config)
+    assert fractions["0"] == 0.5 and 0.05 < fractions["4"] < 0.1 < fractions["2"] < 0.5
+    convert_to_analog(model, config, layer_configs=layer_configs(config, fractions))
+    for tile in train_per_example(model, train):
+        assert all(share < 0.02 for share in tile.pulse_statistics["rail_share"])
