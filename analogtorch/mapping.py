@@ -33,12 +33,14 @@ ED_FIG2_NET_PULSES = 100.0
 
 
 def _mapped_layers(model: nn.Module) -> dict[str, nn.Module]:
-    """The modules whose own ``weight`` is a matrix (or a convolution's kernel): the layers a
-    per-layer mapping is measured for."""
+    """The layers a per-layer mapping is measured for: linear layers and convolutions, except those
+    inside an attention layer (converted whole, with one configuration)."""
+    attention = [name for name, module in model.named_modules() if isinstance(module, nn.MultiheadAttention)]
     return {
         name: module
         for name, module in model.named_modules()
-        if isinstance(getattr(module, "weight", None), nn.Parameter) and module.weight.dim() >= 2
+        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d))
+        and not any(name.startswith(prefix + ".") for prefix in attention)
     }
 
 
@@ -52,7 +54,8 @@ def room_fractions(
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
 ) -> dict[str, float]:
     """``weight_range_fraction`` per layer (by qualified name) for converting ``model`` (digital,
-    untouched) to ``config``'s unit cells.
+    untouched) to ``config``'s unit cells: its linear layers and convolutions (an attention layer
+    is converted whole and keeps ``config``).
 
     A copy of ``model`` takes one plain SGD step at ``lr`` per ``(input, target)`` of ``examples``
     (the paper trains per example: pass single examples). For each layer, m = the median over its

@@ -109,3 +109,22 @@ def test_bad_layer_configs_are_refused_and_change_nothing(configs, error, messag
 def test_bad_calibration_inputs_are_refused_by_name(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_an_attention_layer_is_left_to_the_preset_and_the_model_still_converts():
+    class Attending(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+            self.head = nn.Linear(8, 3)
+
+        def forward(self, x):
+            return self.head(self.attn(x, x, x)[0].mean(1))
+
+    torch.manual_seed(0)
+    model = Attending()
+    data = [(torch.rand(1, 4, 8), torch.tensor([1])) for _ in range(20)]
+    fractions = room_fractions(model, data, 0.1, CONFIG)
+    assert set(fractions) == {"head"}  # the attention's projections are converted with it, whole
+    analogtorch.convert_to_analog(model, CONFIG, layer_configs=layer_configs(CONFIG, fractions))
+    assert isinstance(model.attn, analogtorch.AnalogMultiheadAttention) and isinstance(model.head, analogtorch.AnalogLinear)
