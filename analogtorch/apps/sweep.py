@@ -11,7 +11,8 @@ against the transfer interval), the gain F (``UnitCell.gain_f``), the PCM verify
 (``PCMDevice.verify_tolerance_us``) and the transfer interval (``UnitCell.transfer_every``).
 
 Network and training as ``compare``'s: the 784-250-125-10 sigmoid MLP (``--hidden``), AnalogSGD,
-the same initial weights and data order for every point (``--seed``). Resumable: every finished
+the same initial weights and data order for every point (``--seed``), each point's layers mapped
+for its own cell's room (``--layer-mapping room``, the default; docs/physics.md 1.11, step 6). Resumable: every finished
 point is written to ``sweep.json`` in ``--out`` at once, and a run with the same ``--out`` and
 settings trains only the points that are missing. Every option is checked, and every point's
 configuration built, before any training.
