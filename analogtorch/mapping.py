@@ -29,7 +29,7 @@ from .presets import UnitCellConfig, replace
 __all__ = ["layer_configs", "room_fractions"]
 
 # ED Fig 2: a typical weight's net capacitor pulses over 16,000 images (two transfer intervals).
-ED_FIG2_NET_PULSES = 100.0
+ED_FIG2_NET_PULSES = 100
 
 
 def _mapped_layers(model: nn.Module) -> dict[str, nn.Module]:
@@ -42,6 +42,11 @@ def _mapped_layers(model: nn.Module) -> dict[str, nn.Module]:
         if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d))
         and not any(name.startswith(prefix + ".") for prefix in attention)
     }
+
+
+def _require_positive(value: object, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}: expected a finite number > 0, got {value!r}")
 
 
 def room_fractions(
@@ -71,10 +76,8 @@ def room_fractions(
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
     if not isinstance(config, UnitCellConfig):
         raise TypeError(f"config: expected a UnitCellConfig (presets.ambrogio2018()), got {type(config).__name__}")
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr: expected a finite number > 0, got {lr!r}")
-    if isinstance(net_pulses, bool) or not isinstance(net_pulses, (int, float)) or not math.isfinite(net_pulses) or net_pulses <= 0:
-        raise ValueError(f"net_pulses: expected a finite number > 0, got {net_pulses!r}")
+    _require_positive(lr, "lr")
+    _require_positive(net_pulses, "net_pulses")
     twin = copy.deepcopy(model)
     layers = _mapped_layers(twin)
     if not layers:

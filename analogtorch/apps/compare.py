@@ -74,7 +74,7 @@ PULSE_PRESETS = ("ambrogio2018", "pcm_only")
 # How unit-cell layers are mapped onto their cells (--layer-mapping; docs/physics.md 1.11, step 6).
 LAYER_MAPPINGS = ("room", "uniform")
 ED_FIG_2 = {
-    "ambrogio2018": {"what": "2PCM + 3T1C", "total": 1000, "net_abs": 100},
+    "ambrogio2018": {"what": "2PCM + 3T1C", "total": 1000, "net_abs": ED_FIG2_NET_PULSES},
     "pcm_only": {"what": "2PCM only", "total": 50, "net_abs": 10},
 }
 # Drift compensation of each drift study row: per array (the default), per column, none.
