@@ -437,10 +437,10 @@ class UnitCell:
 
     remap_at_transfer: bool = False
     """When a transfer finds the layer's largest weight beyond what the PCM pair can be programmed to
-    (F * ``target_clip_us``), it re-maps the layer as its first programming did (the largest weight at
-    ``weight_range_fraction`` of that range) rather than cut the weight: the digital scale that turns
-    conductance into network units changes, and the cells are programmed in the new mapping
-    (docs/physics.md section 1.3). False: the first programming's mapping is kept for good."""
+    (F * ``target_clip_us``), it re-maps the layer (the largest weight at half that range) rather than
+    cut the weight: the digital scale that turns conductance into network units changes, and the cells
+    are programmed in the new mapping (docs/physics.md section 1.3). False: the first programming's
+    mapping is kept for good."""
 
     def __post_init__(self) -> None:
         _instance(self, "pcm", PCMDevice)

@@ -32,6 +32,9 @@ __all__ = ["PERCENTILES", "PULSE_REFERENCE_IMAGES", "InSituTile", "PCMPairTile",
 # ED Fig 2 reports pulse statistics over 16,000 images (two transfer intervals of 8,000).
 PULSE_REFERENCE_IMAGES = 16_000
 
+# Where a re-mapping transfer puts a layer's largest weight: half the pair's programmable range.
+REMAP_FRACTION = 0.5
+
 # The devices' read-noise variance is computed at this time after programming and scaled to the time
 # since the last transfer (the 1/f noise grows as sqrt(ln((t + t_r) / (2 t_r))), docs/physics.md section 2).
 _VARIANCE_REFERENCE_S = 1.0
@@ -467,15 +470,16 @@ class UnitCellTile(InSituTile):
     def _remapped_scale(self, weight: torch.Tensor) -> float:
         """The weight-to-uS scale for a transfer that re-maps (``remap_at_transfer``): the current
         one while the largest weight fits the pair's programmable range F * target_clip_us, else the
-        first programming's rule (the largest weight at ``weight_range_fraction`` of that range).
-        One host read of the largest weight, once per transfer."""
+        one that puts it at ``REMAP_FRACTION`` of that range (room to double before the next).
+        Halving the scale at most halves a pulse's share of the weights, whatever the layer's
+        initial fraction. One host read of the largest weight, once per transfer."""
         cell = self.config.unit_cell
         scale = self._host("scale_us_per_unit")
         programmable_us = cell.gain_f * cell.pcm.target_clip_us
         largest = weight.abs().max().item() if weight.numel() else 0.0
         if largest * scale <= programmable_us:
             return scale
-        return cell.weight_range_fraction * programmable_us / largest
+        return REMAP_FRACTION * programmable_us / largest
 
     def _state_spec(self):
         spec = super()._state_spec()
