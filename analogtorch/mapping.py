@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from .presets import UnitCellConfig, replace
 
-__all__ = ["layer_configs", "room_fractions"]
+__all__ = ["fractions_for", "layer_configs", "net_movement", "room_fractions"]
 
 # ED Fig 2: a typical weight's net capacitor pulses over 16,000 images (two transfer intervals).
 ED_FIG2_NET_PULSES = 100
@@ -64,7 +64,8 @@ def room_fractions(
 
     A copy of ``model`` takes one plain SGD step at ``lr`` per ``(input, target)`` of ``examples``
     (the paper trains per example: pass single examples). For each layer, m = the median over its
-    weights of |net change|, in units of its largest initial weight; the fraction is
+    weights of |net change|, in units of its largest initial weight (:func:`net_movement`); the
+    fraction is (:func:`fractions_for`)
 
         min(weight_range_fraction, net_pulses * dg_per_pulse_us / (m * F * target_clip_us))
 
@@ -72,12 +73,25 @@ def room_fractions(
     100 per 16,000 images; scale it to the examples given), and no layer is mapped finer than the
     preset. A layer whose weights did not move keeps the preset's fraction.
     """
+    _check_config(config)
+    _require_positive(net_pulses, "net_pulses")
+    return fractions_for(net_movement(model, examples, lr, loss_fn=loss_fn), config, net_pulses=net_pulses)
+
+
+def net_movement(
+    model: nn.Module,
+    examples: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    lr: float,
+    *,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.cross_entropy,
+) -> dict[str, float]:
+    """Per layer, the median over its weights of |net change| after one plain SGD step at ``lr``
+    per ``(input, target)`` of ``examples`` on a copy of ``model`` (untouched), in units of the
+    layer's largest initial weight. It depends on the network and the data only, not on the cell:
+    one measurement serves every configuration (:func:`fractions_for`)."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
-    if not isinstance(config, UnitCellConfig):
-        raise TypeError(f"config: expected a UnitCellConfig (presets.ambrogio2018()), got {type(config).__name__}")
     _require_positive(lr, "lr")
-    _require_positive(net_pulses, "net_pulses")
     twin = copy.deepcopy(model)
     layers = _mapped_layers(twin)
     if not layers:
@@ -98,24 +112,35 @@ def room_fractions(
         raise ValueError("examples: expected at least one (input, target) pair, got none")
     if not all(torch.isfinite(layer.weight).all() for layer in layers.values()):
         raise ValueError(f"examples: the digital copy's weights became NaN or Inf; lr {lr!r} is too large")
+    movement = {}
+    for name, layer in layers.items():
+        largest = start[name].abs().max().item()
+        movement[name] = (layer.weight.detach() - start[name]).abs().median().item() / largest if largest > 0 else 0.0
+    return movement
 
+
+def fractions_for(movement: dict[str, float], config: UnitCellConfig, *, net_pulses: float = ED_FIG2_NET_PULSES) -> dict[str, float]:
+    """The fractions of :func:`room_fractions` from a :func:`net_movement` measurement."""
+    _check_config(config)
+    _require_positive(net_pulses, "net_pulses")
     cell = config.unit_cell
     pulse_us = cell.capacitor.dg_per_pulse_us
     programmable_us = cell.gain_f * cell.pcm.target_clip_us
-    fractions = {}
-    for name, layer in layers.items():
-        largest = start[name].abs().max().item()
-        moved = (layer.weight.detach() - start[name]).abs().median().item() / largest if largest > 0 else 0.0
-        room = net_pulses * pulse_us / (moved * programmable_us) if moved > 0 else math.inf
-        fractions[name] = min(cell.weight_range_fraction, room)
-    return fractions
+    return {
+        name: min(cell.weight_range_fraction, net_pulses * pulse_us / (moved * programmable_us) if moved > 0 else math.inf)
+        for name, moved in movement.items()
+    }
+
+
+def _check_config(config: object) -> None:
+    if not isinstance(config, UnitCellConfig):
+        raise TypeError(f"config: expected a UnitCellConfig (presets.ambrogio2018()), got {type(config).__name__}")
 
 
 def layer_configs(config: UnitCellConfig, fractions: dict[str, float]) -> dict[str, UnitCellConfig]:
     """``config`` with each layer's ``weight_range_fraction``: ``convert_to_analog(model, config,
     layer_configs=layer_configs(config, fractions))``."""
-    if not isinstance(config, UnitCellConfig):
-        raise TypeError(f"config: expected a UnitCellConfig, got {type(config).__name__}")
+    _check_config(config)
     return {
         name: replace(config, unit_cell=replace(config.unit_cell, weight_range_fraction=float(fraction)))
         for name, fraction in fractions.items()

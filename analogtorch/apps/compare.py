@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from .. import __version__, presets
 from ..inference import analog_stats, program, pulse_stats, set_time, track_pulses
-from ..mapping import ED_FIG2_NET_PULSES, layer_configs, room_fractions
+from ..mapping import ED_FIG2_NET_PULSES, fractions_for, layer_configs, net_movement
 from ..nn import convert_to_analog
 from ..optim import AnalogSGD
 from ..tiles.in_situ import PULSE_REFERENCE_IMAGES
@@ -373,7 +373,7 @@ def train_one(name: str, plan: Plan, seed: int) -> dict:
     fractions = None
     if config is not None:
         if args.layer_mapping == "room" and isinstance(config, presets.UnitCellConfig):
-            fractions = room_mapping(model, args, train, seed, config)
+            fractions = room_mapping(room_movement(model, args, train, seed), train, config)
         convert_to_analog(model, config, layer_configs=None if fractions is None else layer_configs(config, fractions))
         if name in PULSE_PRESETS:
             track_pulses(model)
@@ -396,16 +396,21 @@ def train_one(name: str, plan: Plan, seed: int) -> dict:
     return result
 
 
-def room_mapping(model: nn.Module, args: argparse.Namespace, train: Dataset, seed: int, config: presets.UnitCellConfig) -> dict[str, float]:
-    """``--layer-mapping room``: each layer's ``weight_range_fraction`` from a digital copy trained
-    per example (at ``--lr`` / ``--batch-size``, the same update per example) on the first 16,000
-    images of the seed's data order, so that a typical weight moves by ED Fig 2's 100 net pulses
-    (:func:`analogtorch.mapping.room_fractions`; docs/physics.md 1.11, step 6)."""
+def room_movement(model: nn.Module, args: argparse.Namespace, train: Dataset, seed: int) -> dict[str, float]:
+    """``--layer-mapping room``: each layer's net movement (:func:`analogtorch.mapping.net_movement`)
+    on a digital copy trained per example (at ``--lr`` / ``--batch-size``, the same update per
+    example) on the first 16,000 images of the seed's data order."""
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:PULSE_REFERENCE_IMAGES]
     device = next(model.parameters()).device
     examples = ((train.images[i : i + 1].to(device), train.labels[i : i + 1].to(device)) for i in order.tolist())
-    net_pulses = ED_FIG2_NET_PULSES * len(order) / PULSE_REFERENCE_IMAGES
-    return room_fractions(model, examples, args.lr / args.batch_size, config, net_pulses=net_pulses)
+    return net_movement(model, examples, args.lr / args.batch_size)
+
+
+def room_mapping(movement: dict[str, float], train: Dataset, config: presets.UnitCellConfig) -> dict[str, float]:
+    """Each layer's ``weight_range_fraction`` for ``config`` from :func:`room_movement`, so that a
+    typical weight moves by ED Fig 2's 100 net pulses per 16,000 images (docs/physics.md 1.11, step 6)."""
+    images = min(len(train), PULSE_REFERENCE_IMAGES)
+    return fractions_for(movement, config, net_pulses=ED_FIG2_NET_PULSES * images / PULSE_REFERENCE_IMAGES)
 
 
 def drift_study(model: nn.Module, test: Dataset, device: torch.device, reads: int) -> dict:

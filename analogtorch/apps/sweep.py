@@ -39,7 +39,7 @@ from ..inference import pulse_stats, track_pulses
 from ..mapping import layer_configs
 from ..nn import convert_to_analog
 from ..tiles.base import config_fields
-from .compare import DEFAULT_HIDDEN, LAYER_MAPPINGS, build_network, check_out, fit, network_description, room_mapping
+from .compare import DEFAULT_HIDDEN, LAYER_MAPPINGS, build_network, check_out, fit, network_description, room_mapping, room_movement
 from .data import DEFAULT_FASHION_MNIST_DIR, Dataset, load_image_dataset
 
 __all__ = ["AXES", "DEFAULTS", "Axis", "SweepPlan", "add_arguments", "main", "prepare", "run", "train_point"]
@@ -130,6 +130,8 @@ class SweepPlan:
     configs: dict[str, presets.UnitCellConfig | None]  # point key -> configuration (None: digital)
     settings: dict[str, Any]
     saved: dict[str, dict]  # points already in --out's sweep.json
+    # --layer-mapping room: the digital copy's net movement, the same for every point (measured once)
+    movement: dict[str, float] | None = None
 
 
 def _parse_value(axis: Axis, text: str, option: str) -> float:
@@ -295,7 +297,9 @@ def train_point(config: presets.UnitCellConfig | None, plan: SweepPlan, label: s
     fractions = None
     if config is not None:
         if args.layer_mapping == "room":  # for this point's cell: its pulse and its range
-            fractions = room_mapping(model, args, plan.train, args.seed, config)
+            if plan.movement is None:
+                plan.movement = room_movement(model, args, plan.train, args.seed)
+            fractions = room_mapping(plan.movement, plan.train, config)
         convert_to_analog(model, config, layer_configs=None if fractions is None else layer_configs(config, fractions))
         track_pulses(model)
     start = time.perf_counter()

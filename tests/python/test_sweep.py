@@ -143,6 +143,20 @@ def test_a_room_mapped_sweep_maps_each_point_and_does_not_resume_a_uniform_one(t
     assert "layer_mapping: saved 'room', now 'uniform'" in capsys.readouterr().err and calls == []
 
 
+def test_a_room_mapped_sweep_measures_the_digital_copy_once(tiny_mnist, tmp_path, monkeypatch):
+    measured = []
+    measure = sweep.room_movement
+
+    def counted(*args):
+        measured.append(args[3])
+        return measure(*args)
+
+    monkeypatch.setattr(sweep, "room_movement", counted)
+    assert main(argv(tiny_mnist, tmp_path / "out")) == 0
+    points = json.loads((tmp_path / "out" / "sweep.json").read_text())["points"]
+    assert len(points) > 2 and len(measured) == 1  # every analog point maps from one measurement
+
+
 def test_presets_take_the_fields_of_every_part_by_keyword():
     config = presets.ambrogio2018(dv_pulse_v=0.002, transfer_every=4000, verify_tolerance_us=0.25, out_bits=6, seed=7)
     cell = config.unit_cell
